@@ -1,0 +1,212 @@
+"""The ``electra`` command: one typed parser per subcommand, each mapped straight to a function.
+
+Config fields are overridden as ``--model.hidden_size 64``, ``--recipe.disc_weight 30``,
+``--train.lr 1e-3`` or from a YAML file with ``--config run.yaml`` (keys ``model``, ``recipe``,
+``train``). Values are validated before any work starts; the message names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Callable, Optional
+
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+
+from electra.config import PRESETS, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
+from electra.errors import ElectraError
+
+COMMANDS_HELP = """usage: electra <command> [options]
+
+commands:
+  prepare    text files/folders -> tokenizer + pretraining shards
+  pretrain   pretrain ELECTRA (replaced token detection) or the MLM baseline
+  validate   judge a generator + discriminator pair on held-out text
+  demo       prepare the built-in corpus, pretrain a tiny ELECTRA live, show detections
+
+Run 'electra <command> --help' for the options of a command."""
+
+
+# ---------------------------------------------------------------- prepare
+
+def prepare_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra prepare", description="Tokenize text and write pretraining shards.")
+    parser.add_argument("paths", nargs="+", help="text files (.txt, .txt.gz) or folders of them")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (meta.json, shards, tokenizer)")
+    parser.add_argument("--workers", type=Optional[int], default=None, help="tokenization threads (default: all cores)")
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
+    hints = typing.get_type_hints(PrepareConfig)
+    defaults = PrepareConfig()
+    for field in dataclasses.fields(PrepareConfig):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=hints[field.name],
+                            default=getattr(defaults, field.name), help=_field_doc(PrepareConfig, field.name))
+    return parser
+
+
+def run_prepare(ns: Namespace) -> None:
+    from electra.data.prepare import prepare
+
+    cfg = PrepareConfig(**{f.name: ns[f.name] for f in dataclasses.fields(PrepareConfig)})
+    meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers)
+    print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
+
+
+# ---------------------------------------------------------------- pretrain
+
+def _preset_name(argv: list[str]) -> str:
+    """The --preset given on the command line (it sets the defaults every other option overrides)."""
+    for i, arg in enumerate(argv):
+        if arg == "--preset" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--preset="):
+            return arg.split("=", 1)[1]
+    return "tiny"
+
+
+def pretrain_parser(preset_name: str) -> ArgumentParser:
+    chosen = preset(preset_name)
+    parser = ArgumentParser(prog="electra pretrain", description="Pretrain ELECTRA or the MLM baseline.")
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML with model/recipe/train overrides")
+    parser.add_argument("--data", type=Optional[Path], default=None, help="folder written by 'electra prepare'")
+    parser.add_argument("--out", type=Optional[Path], default=None, help="run folder")
+    parser.add_argument("--preset", choices=list(PRESETS), default="tiny", help="model size and its defaults")
+    parser.add_argument("--objective", choices=["electra", "mlm"], default="electra")
+    parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
+    parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    parser.add_argument("--dry-run", action="store_true", help="build the models, report, exit")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_class_arguments(ModelConfig, "model", default=chosen.model)
+    parser.add_class_arguments(ObjectiveConfig, "recipe", default=chosen.objective)
+    parser.add_class_arguments(TrainConfig, "train", default=chosen.train)
+    return parser
+
+
+def job_from(ns: Namespace):
+    from electra.pretrain import PretrainJob
+
+    train = ns.train.clone()
+    if ns.max_steps is not None:
+        train.max_steps = ns.max_steps
+    if ns.max_minutes is not None:
+        train.max_minutes = ns.max_minutes
+    return PretrainJob(objective=ns.objective, model=_build(ModelConfig, ns.model, "model"),
+                       recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
+                       train=_build(TrainConfig, train, "train"))
+
+
+def run_pretrain(ns: Namespace) -> None:
+    from electra.pretrain import describe, run_pretraining
+
+    job = job_from(ns)
+    if ns.dry_run:
+        report = describe(job)
+        if ns.json:
+            print(json.dumps(report))
+        else:
+            print(f"discriminator parameters: {report['discriminator_parameters']:,}\n"
+                  f"generator parameters:     {report['generator_parameters']:,}")
+        return
+    if ns.data is None or ns.out is None:
+        raise ElectraError("pretrain needs --data (a prepared folder) and --out (the run folder)")
+    out = run_pretraining(job, ns.data, ns.out, resume=ns.resume, progress=not ns.no_progress)
+    print(f"done: models in {out}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- validate
+
+def validate_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra validate", description="Judge a generator + discriminator pair.")
+    parser.add_argument("--model", type=Path, required=True, help="run, checkpoint or shipped-pair folder")
+    parser.add_argument("--data", type=Path, nargs="+", required=True,
+                        help="a prepared folder, or raw text files/folders (tokenized with the model's tokenizer)")
+    parser.add_argument("--max-examples", type=int, default=4000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", type=str, default="cpu")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def run_validate(ns: Namespace) -> None:
+    from electra.validate import validate
+
+    result = validate(ns.model, ns.data, batch_size=ns.batch_size, max_examples=ns.max_examples,
+                      seed=ns.seed, device=ns.device)
+    if ns.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:16s} {value:.4f}" if isinstance(value, float) else f"{key:16s} {value}")
+
+
+# ---------------------------------------------------------------- demo
+
+def demo_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra demo",
+                            description="Prepare the built-in corpus, pretrain a tiny ELECTRA live, show detections.")
+    parser.add_argument("--out", type=Optional[Path], default=None, help="keep the demo run here (default: a temp folder)")
+    parser.add_argument("--minutes", type=float, default=4.0, help="live pretraining budget")
+    parser.add_argument("--sentence", type=Optional[str], default=None, help="sentence to corrupt and inspect")
+    parser.add_argument("--shipped-model-path", action="store_true", help="print the shipped pair's folder and exit")
+    return parser
+
+
+def run_demo(ns: Namespace) -> None:
+    from electra import demo
+
+    if ns.shipped_model_path:
+        print(demo.shipped_pair_path())
+        return
+    demo.run(out=ns.out, minutes=ns.minutes, sentence=ns.sentence)
+
+
+# ---------------------------------------------------------------- dispatch
+
+def _field_doc(cls, name: str) -> str | None:
+    """The docstring written under a dataclass field (jsonargparse reads them the same way)."""
+    import docstring_parser  # installed with jsonargparse[signatures]
+
+    for param in docstring_parser.parse_from_object(cls).params:
+        if param.arg_name == name:
+            return param.description
+    return None
+
+
+def _build(cls, values: Namespace, group: str):
+    """Instantiate a config dataclass; its validation errors get the group's prefix."""
+    try:
+        return cls(**values.as_dict())
+    except ElectraError as exc:
+        raise ElectraError(str(exc).replace("for '", f"for '{group}.", 1)) from exc
+
+
+COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Namespace], None]]] = {
+    "prepare": (lambda argv: prepare_parser(), run_prepare),
+    "pretrain": (lambda argv: pretrain_parser(_preset_name(argv)), run_pretrain),
+    "validate": (lambda argv: validate_parser(), run_validate),
+    "demo": (lambda argv: demo_parser(), run_demo),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(COMMANDS_HELP, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    make_parser, run = COMMANDS[argv[0]]
+    try:
+        parser = make_parser(argv[1:])
+        run(parser.parse_args(argv[1:]))
+    except ElectraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

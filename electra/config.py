@@ -1,0 +1,287 @@
+"""Typed configuration: model shapes, objectives, training, data preparation, and presets.
+
+Field names of :class:`ModelConfig` are those of ``transformers.ElectraConfig`` so that a
+checkpoint's ``config.json`` reads the same in both worlds. Presets are code: ``small``,
+``base`` and ``large`` follow ``RECIPE.md`` (paper Table 6); ``tiny`` is this project's own
+size for CPU tests and demos. Every dataclass validates itself in ``__post_init__`` and names
+the offending field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from electra.errors import ElectraError
+
+SCHEMA_VERSION = 1
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ElectraError(f"invalid config value for '{name}': {message}")
+
+
+@dataclass
+class ModelConfig:
+    """Shape of one BERT-style encoder (a discriminator, a generator or an MLM model)."""
+
+    vocab_size: int = 30522
+    """Number of WordPiece ids; set from the tokenizer when data is prepared."""
+    embedding_size: int = 128
+    """Width of the (shared) embeddings; projected to ``hidden_size`` when they differ."""
+    hidden_size: int = 256
+    """Width of the transformer layers."""
+    num_hidden_layers: int = 12
+    """Number of transformer layers."""
+    num_attention_heads: int = 4
+    """Attention heads per layer; must divide ``hidden_size``."""
+    intermediate_size: int = 1024
+    """Width of the feed-forward block."""
+    hidden_dropout_prob: float = 0.1
+    """Dropout on embeddings and residual branches."""
+    attention_probs_dropout_prob: float = 0.1
+    """Dropout on attention probabilities."""
+    max_position_embeddings: int = 512
+    """Longest sequence the position table covers."""
+    type_vocab_size: int = 2
+    """Number of segment (token type) ids."""
+    initializer_range: float = 0.02
+    """Standard deviation of the normal initialisation."""
+    layer_norm_eps: float = 1e-12
+    """LayerNorm epsilon."""
+    pad_token_id: int = 0
+    """Id of ``[PAD]``."""
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
+                     "num_attention_heads", "intermediate_size", "max_position_embeddings",
+                     "type_vocab_size"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
+        _require(self.hidden_size % self.num_attention_heads == 0, "num_attention_heads",
+                 f"{self.num_attention_heads} does not divide hidden_size {self.hidden_size}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
+        _require(self.initializer_range > 0, "initializer_range", "must be positive")
+        _require(self.layer_norm_eps > 0, "layer_norm_eps", "must be positive")
+
+    def scaled(self, fraction: float) -> ModelConfig:
+        """The generator's shape: same depth and embeddings, width/heads/FFN times ``fraction``."""
+        _require(0 < fraction <= 1, "generator_fraction", f"must be in (0, 1], got {fraction!r}")
+        heads = max(1, round(self.num_attention_heads * fraction))
+        hidden = max(heads, round(self.hidden_size * fraction))
+        hidden -= hidden % heads
+        return dataclasses.replace(
+            self,
+            hidden_size=hidden,
+            num_attention_heads=heads,
+            intermediate_size=max(1, round(self.intermediate_size * fraction)),
+        )
+
+    def to_hf_dict(self, architecture: str) -> dict[str, Any]:
+        """A ``config.json`` body that ``transformers.ElectraConfig`` reads as is."""
+        body = dataclasses.asdict(self)
+        body.update(model_type="electra", architectures=[architecture], hidden_act="gelu",
+                    electra_schema_version=SCHEMA_VERSION)
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any], source: str = "config") -> ModelConfig:
+        """Read our own or an HF ``config.json`` body; unknown keys are ignored, bad ones named."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        act = body.get("hidden_act", "gelu")
+        if act not in ("gelu", "gelu_python"):
+            raise ElectraError(f"{source}: hidden_act {act!r} is not supported (only 'gelu')")
+        kwargs = {k: v for k, v in body.items() if k in names}
+        if "embedding_size" not in kwargs and "hidden_size" in kwargs:
+            kwargs["embedding_size"] = kwargs["hidden_size"]  # BERT layout: no projection
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ElectraError(f"{source}: {exc}") from exc
+
+
+@dataclass
+class ObjectiveConfig:
+    """Settings of the pretraining objectives (RECIPE.md, "Pretraining objective")."""
+
+    mask_prob: float = 0.15
+    """Share of real tokens selected per sequence (0.25 for Large)."""
+    disc_weight: float = 50.0
+    """Lambda: weight of the discriminator loss (ELECTRA only)."""
+    gen_weight: float = 1.0
+    """Weight of the generator's MLM loss."""
+    generator_fraction: float = 0.25
+    """Generator width as a fraction of the discriminator's (ELECTRA only)."""
+    temperature: float = 1.0
+    """Sampling temperature of the generator (ELECTRA only)."""
+    disallow_correct: bool = False
+    """Forbid sampling the original token, so every selected position is replaced."""
+    mask_token_prob: float = 0.85
+    """ELECTRA: share of selected positions shown to the generator as [MASK]; the rest keep
+    their token. (The MLM baseline always uses BERT's 80/10/10.)"""
+
+    def __post_init__(self) -> None:
+        _require(0 < self.mask_prob < 1, "mask_prob", f"must be in (0, 1), got {self.mask_prob!r}")
+        _require(self.disc_weight >= 0, "disc_weight", "must be >= 0")
+        _require(self.gen_weight >= 0, "gen_weight", "must be >= 0")
+        _require(0 < self.generator_fraction <= 1, "generator_fraction",
+                 f"must be in (0, 1], got {self.generator_fraction!r}")
+        _require(self.temperature > 0, "temperature", "must be > 0")
+        _require(0 <= self.mask_token_prob <= 1, "mask_token_prob", "must be in [0, 1]")
+
+    def max_predictions(self, max_seq_len: int) -> int:
+        """The reference cap on selected positions: ``int((mask_prob + 0.005) * max_seq_len)``."""
+        return int((self.mask_prob + 0.005) * max_seq_len)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping of a pretraining run."""
+
+    batch_size: int = 128
+    """Sequences per optimizer step (split over ``grad_accum`` micro-batches)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    lr: float = 5e-4
+    """Peak learning rate."""
+    warmup_steps: int = 10_000
+    """Linear warmup steps; then linear decay to 0 at ``max_steps``."""
+    max_steps: int = 1_000_000
+    """Optimizer steps; also the horizon of the linear decay."""
+    max_minutes: float | None = None
+    """Optional wall-clock budget; training stops (and saves) when it is spent."""
+    weight_decay: float = 0.01
+    """AdamW weight decay (not applied to biases and LayerNorm)."""
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-6
+    clip_grad_norm: float = 1.0
+    """Global gradient-norm clip; 0 disables."""
+    dtype: Literal["fp32", "bf16"] = "fp32"
+    """Autocast dtype for the forward pass; sampling and losses stay in fp32."""
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ..."""
+    compile: bool = False
+    """Wrap the networks in torch.compile (pays off on GPU; mostly not on CPU)."""
+    seed: int = 1234
+    """Seeds initialisation, data order, masking, sampling and dropout."""
+    log_every: int = 10
+    """Optimizer steps between metrics rows."""
+    save_every: int = 1000
+    """Optimizer steps between checkpoints."""
+    keep_checkpoints: int = 2
+    """How many recent checkpoints to keep."""
+    plateau_warn_steps: int = 2000
+    """Warn when the discriminator is still at its always-'original' baseline after this many steps."""
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum", "max_steps", "log_every", "save_every", "keep_checkpoints"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
+        _require(self.batch_size % self.grad_accum == 0, "grad_accum",
+                 f"{self.grad_accum} does not divide batch_size {self.batch_size}")
+        _require(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr!r}")
+        _require(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+        _require(self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be > 0")
+        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        _require(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1/adam_beta2", "must be in [0, 1)")
+        _require(self.adam_eps > 0, "adam_eps", "must be > 0")
+        _require(self.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
+        _require(self.dtype in ("fp32", "bf16"), "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
+
+
+@dataclass
+class PrepareConfig:
+    """How ``electra prepare`` turns text into pretraining shards (RECIPE.md, data building)."""
+
+    vocab_size: int = 30522
+    """Size of the WordPiece vocabulary to train (ignored with ``tokenizer``)."""
+    tokenizer: str | None = None
+    """Use this ``vocab.txt`` / ``tokenizer.json`` (or a folder holding one) instead of training."""
+    max_seq_len: int = 128
+    """Length of every example, [CLS] and [SEP]s included."""
+    short_seq_prob: float = 0.05
+    """Probability that an example's target length is drawn uniformly from [5, max_seq_len]."""
+    single_segment_prob: float = 0.1
+    """Probability that an example has one segment instead of A/B."""
+    examples_per_shard: int = 65536
+    """Rows per shard file."""
+    seed: int = 1234
+    """Seeds the segment splits and short lengths."""
+
+    def __post_init__(self) -> None:
+        _require(self.vocab_size >= 100, "vocab_size", f"must be >= 100, got {self.vocab_size!r}")
+        _require(8 <= self.max_seq_len <= 4096, "max_seq_len", f"must be in [8, 4096], got {self.max_seq_len!r}")
+        _require(0 <= self.short_seq_prob <= 1, "short_seq_prob", "must be in [0, 1]")
+        _require(0 <= self.single_segment_prob <= 1, "single_segment_prob", "must be in [0, 1]")
+        _require(self.examples_per_shard > 0, "examples_per_shard", "must be positive")
+
+
+@dataclass
+class Preset:
+    """A model size with the pretraining defaults that belong to it."""
+
+    model: ModelConfig
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def small() -> Preset:
+    """ELECTRA-Small as in the paper (not the released Small++): 14M discriminator parameters."""
+    return Preset(
+        model=ModelConfig(embedding_size=128, hidden_size=256, num_hidden_layers=12,
+                          num_attention_heads=4, intermediate_size=1024),
+        objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=0.25),
+        train=TrainConfig(lr=5e-4, batch_size=128, max_steps=1_000_000, warmup_steps=10_000),
+    )
+
+
+def base() -> Preset:
+    """ELECTRA-Base: 110M discriminator parameters, generator 1/3 wide."""
+    return Preset(
+        model=ModelConfig(embedding_size=768, hidden_size=768, num_hidden_layers=12,
+                          num_attention_heads=12, intermediate_size=3072),
+        objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=1 / 3),
+        train=TrainConfig(lr=2e-4, batch_size=256, max_steps=766_000, warmup_steps=10_000),
+    )
+
+
+def large() -> Preset:
+    """ELECTRA-Large: 335M discriminator parameters, mask rate 0.25."""
+    return Preset(
+        model=ModelConfig(embedding_size=1024, hidden_size=1024, num_hidden_layers=24,
+                          num_attention_heads=16, intermediate_size=4096),
+        objective=ObjectiveConfig(mask_prob=0.25, generator_fraction=0.25),
+        train=TrainConfig(lr=2e-4, batch_size=2048, max_steps=400_000, warmup_steps=10_000),
+    )
+
+
+def tiny() -> Preset:
+    """This project's CPU size: Small's recipe shrunk to 4 layers of width 128.
+
+    Its schedule is made for minutes, not days: a short warmup, a higher peak rate and no
+    dropout (dropout only slows a run this short down).
+    """
+    return Preset(
+        model=ModelConfig(embedding_size=128, hidden_size=128, num_hidden_layers=4,
+                          num_attention_heads=2, intermediate_size=512,
+                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
+        objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=0.25),
+        train=TrainConfig(lr=1e-3, batch_size=32, max_steps=20_000, warmup_steps=500,
+                          log_every=10, save_every=500),
+    )
+
+
+PRESETS = {"tiny": tiny, "small": small, "base": base, "large": large}
+
+
+def preset(name: str) -> Preset:
+    """Look a preset up by name, with a clear error for unknown names."""
+    if name not in PRESETS:
+        raise ElectraError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

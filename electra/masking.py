@@ -1,0 +1,92 @@
+"""Pure, seeded, model-free corruption: choose positions, corrupt them, write samples, label.
+
+Every function takes an explicit ``torch.Generator`` (on the tensors' device) and touches no
+global RNG, which is what makes masking reproducible and resumable. The selection rule is the
+reference one (RECIPE.md, step 1); positions are drawn without replacement, the clean form of
+the reference's draw with replacement.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def selection_counts(attention_mask: torch.Tensor, candidates: torch.Tensor, mask_prob: float,
+                     max_predictions: int) -> torch.Tensor:
+    """Per-sequence number of positions to select, (B,).
+
+    ``max(1, min(max_predictions, round(n_real * mask_prob)))`` with ``n_real`` counting every
+    non-padding token ([CLS] and [SEP] included), and never more than the candidates available.
+    """
+    n_real = attention_mask.sum(dim=1)
+    wanted = torch.round(n_real.double() * mask_prob).long().clamp(min=1, max=max_predictions)
+    return torch.minimum(wanted, candidates.sum(dim=1))
+
+
+def select_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor, special_ids: torch.Tensor,
+                     mask_prob: float, max_predictions: int, generator: torch.Generator) -> torch.Tensor:
+    """Boolean (B, T) selection: distinct real, non-special positions, ``selection_counts`` per row.
+
+    ``special_ids`` holds the ids never selected ([CLS], [SEP], [MASK], [PAD]).
+    """
+    candidates = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
+    counts = selection_counts(attention_mask, candidates, mask_prob, max_predictions)  # (B,)
+    scores = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    scores = scores.masked_fill(~candidates, -1.0)  # candidates always rank first
+    order = scores.argsort(dim=1, descending=True)  # (B, T)
+    rank_taken = torch.arange(input_ids.shape[1], device=input_ids.device)[None] < counts[:, None]
+    return torch.zeros_like(candidates).scatter(1, order, rank_taken)
+
+
+def mask_for_generator(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int,
+                       mask_token_prob: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """ELECTRA corruption: each selected position becomes [MASK] with ``mask_token_prob``
+    (0.85), otherwise keeps its token. No random-token replacement.
+
+    Returns the generator's input and the boolean (B, T) map of [MASK]ed positions.
+    """
+    coin = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    masked = selected & (coin < mask_token_prob)
+    return input_ids.masked_fill(masked, mask_id), masked
+
+
+def bert_corruption(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int, vocab_size: int,
+                    generator: torch.Generator, mask_share: float = 0.8,
+                    random_share: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's 80/10/10: selected positions become [MASK] (80%), a uniformly random token (10%)
+    or stay (10%). Returns the corrupted input and the boolean map of [MASK]ed positions.
+    """
+    coin = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    masked = selected & (coin < mask_share)
+    randomised = selected & (coin >= mask_share) & (coin < mask_share + random_share)
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=input_ids.device)
+    corrupted = input_ids.masked_fill(masked, mask_id)
+    return torch.where(randomised, random_ids, corrupted), masked
+
+
+@torch.no_grad()
+def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
+                  forbidden: torch.Tensor | None = None) -> torch.Tensor:
+    """Sample one token per row of ``logits`` (N, V) from softmax(logits / temperature), in fp32.
+
+    Gumbel-max with noise drawn from ``generator``; no gradient flows back (stop-gradient).
+    ``forbidden`` (N,) gives one id per row that may not be drawn (``disallow_correct``).
+    """
+    scores = logits.detach().float() / temperature
+    if forbidden is not None:
+        scores = scores.scatter(1, forbidden[:, None], float("-inf"))
+    uniform = torch.rand(scores.shape, generator=generator, device=scores.device)
+    gumbel = -torch.log(-torch.log(uniform.clamp_(min=1e-20, max=1.0 - 1e-7)))
+    return (scores + gumbel).argmax(dim=1)
+
+
+def write_samples(input_ids: torch.Tensor, selected: torch.Tensor,
+                  samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write ``samples`` (N,) into every selected position of the original sequence.
+
+    Returns the discriminator's input and its labels (B, T): 1 where the written token differs
+    from the original, 0 elsewhere (a sample equal to the original is "original").
+    """
+    disc_input = input_ids.clone()
+    disc_input[selected] = samples
+    return disc_input, (disc_input != input_ids).long()

@@ -1,0 +1,96 @@
+"""Standalone model folders: ``config.json`` (HF ``ElectraConfig`` form), ``model.safetensors``.
+
+A folder written here is self-contained: the network's config, its full state dict (shared
+embeddings included, so a generator folder carries its own copy) and the tokenizer files. Only
+safetensors is read for weights, so nothing untrusted is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from electra.config import ModelConfig
+from electra.errors import ElectraError
+
+ARCHITECTURES = {"Discriminator": "ElectraForPreTraining", "Generator": "ElectraForMaskedLM"}
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """State dict with every tensor cloned to its own contiguous CPU memory (ties broken)."""
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = None,
+                 extra_config: dict | None = None) -> None:
+    """Write one network as a standalone folder (atomically replaced files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = module.config.to_hf_dict(ARCHITECTURES[type(module).__name__])
+    body.update(extra_config or {})
+    write_json(folder / "config.json", body)
+    tmp = folder / "model.safetensors.tmp"
+    save_file(contiguous_state(module), str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, folder / "model.safetensors")
+    if tokenizer_dir is not None:
+        copy_tokenizer(tokenizer_dir, folder)
+
+
+def copy_tokenizer(src: Path, dst: Path) -> None:
+    for name in TOKENIZER_FILES:
+        if (src / name).is_file() and src.resolve() != dst.resolve():
+            shutil.copyfile(src / name, dst / name)
+
+
+def read_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ElectraError(f"{path}: not found (is {folder} a model folder?)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ElectraError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def load_weights(module: nn.Module, folder: Path) -> None:
+    """Load ``model.safetensors`` into ``module``; missing, unexpected or mis-shaped keys are errors."""
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        raise ElectraError(f"{path}: not found (weights are read from safetensors only)")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ElectraError(f"{path}: not a readable safetensors file ({exc})") from exc
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ElectraError(f"{path}: keys do not match the model (missing: {missing[:5]}, "
+                           f"unexpected: {unexpected[:5]})")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise ElectraError(f"{path}: '{key}' has shape {tuple(tensor.shape)}, "
+                               f"the config says {tuple(expected[key].shape)}")
+    module.load_state_dict(state)
+
+
+def load_network(cls: type[nn.Module], folder: Path) -> nn.Module:
+    """Build ``cls`` from ``folder/config.json`` and load its weights."""
+    cfg = ModelConfig.from_dict(read_config(folder), source=str(folder / "config.json"))
+    module = cls(cfg)
+    load_weights(module, folder)
+    return module
+
+
+def write_json(path: Path, body: dict) -> None:
+    """Write JSON through a temporary file and an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

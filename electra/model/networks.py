@@ -1,0 +1,98 @@
+"""The two pretraining networks and their heads, in ``transformers``' ELECTRA layouts.
+
+``Discriminator`` has the state-dict keys of ``ElectraForPreTraining`` (``electra.*`` +
+``discriminator_predictions.{dense,dense_prediction}``); ``Generator`` those of
+``ElectraForMaskedLM`` (``electra.*`` + ``generator_predictions.{dense,LayerNorm}`` +
+``generator_lm_head``). The MLM baseline is a ``Generator`` at full discriminator size.
+
+``build_pair`` makes the generator reuse the discriminator's ``Embeddings`` module (token,
+position and token-type tables and the embedding LayerNorm: one set of tensors) and ties the
+generator's output projection to the shared token table.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from electra.config import ModelConfig
+from electra.model.encoder import ElectraModel, Embeddings, init_weights
+
+
+class DiscriminatorHead(nn.Module):
+    """Replaced-token-detection head: dense -> GELU -> dense to one logit per token."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dense_prediction = nn.Linear(cfg.hidden_size, 1)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.dense_prediction(F.gelu(self.dense(hidden))).squeeze(-1)  # (...,)
+
+
+class GeneratorHead(nn.Module):
+    """MLM transform before the vocabulary projection: dense H -> E, GELU, LayerNorm."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.embedding_size)
+        self.LayerNorm = nn.LayerNorm(cfg.embedding_size, eps=cfg.layer_norm_eps)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(F.gelu(self.dense(hidden)))
+
+
+class Discriminator(nn.Module):
+    """Encoder + RTD head. ``forward`` returns one logit per token, (B, T)."""
+
+    def __init__(self, cfg: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__()
+        self.config = cfg
+        self.electra = ElectraModel(cfg, embeddings)
+        self.discriminator_predictions = DiscriminatorHead(cfg)
+        init_weights(self, cfg.initializer_range)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, H)
+        return self.discriminator_predictions(hidden)  # (B, T)
+
+
+class Generator(nn.Module):
+    """Encoder + MLM head whose vocabulary projection is tied to the token embeddings.
+
+    ``forward`` projects to the vocabulary only at the positions it is given (the ~15%
+    selected for prediction): for ELECTRA-Small's generator that skips ~85% of the largest
+    matmul of the step and of its softmax.
+    """
+
+    def __init__(self, cfg: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__()
+        self.config = cfg
+        self.electra = ElectraModel(cfg, embeddings)
+        self.generator_predictions = GeneratorHead(cfg)
+        self.generator_lm_head = nn.Linear(cfg.embedding_size, cfg.vocab_size)
+        init_weights(self, cfg.initializer_range)
+        self.generator_lm_head.weight = self.electra.embeddings.word_embeddings.weight
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Vocabulary logits: (N, V) at the boolean ``positions`` (B, T), else (B, T, V)."""
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, Hg)
+        if positions is not None:
+            hidden = hidden[positions]  # (N, Hg), row-major order of the True entries
+        return self.generator_lm_head(self.generator_predictions(hidden))
+
+
+def build_pair(disc_cfg: ModelConfig, generator_fraction: float) -> tuple[Generator, Discriminator]:
+    """A generator and a discriminator that share one ``Embeddings`` module."""
+    discriminator = Discriminator(disc_cfg)
+    generator = Generator(disc_cfg.scaled(generator_fraction), embeddings=discriminator.electra.embeddings)
+    return generator, discriminator
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Distinct parameters (a tied or shared tensor counts once)."""
+    return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())

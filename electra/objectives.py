@@ -1,0 +1,202 @@
+"""Pretraining objectives: replaced token detection (ELECTRA) and masked LM (the BERT baseline).
+
+Both are small compositions of the same pieces (``masking`` for corruption, ``mlm_loss`` and
+``rtd_loss`` below); neither branches on the other. Each returns a ``StepOutput``: the loss to
+back-propagate and a dict of *sums and counts* (never ratios), so that statistics add up
+correctly over micro-batches, logging windows and processes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from electra.config import ModelConfig, ObjectiveConfig
+from electra.data.loader import PretrainBatch
+from electra.masking import (bert_corruption, mask_for_generator, sample_tokens, select_positions,
+                             write_samples)
+from electra.model.networks import Discriminator, Generator, build_pair
+from electra.tokenizer import SpecialIds
+
+
+@dataclass
+class StepOutput:
+    """What one forward pass of an objective yields."""
+
+    loss: torch.Tensor
+    """Scalar to back-propagate."""
+    stats: dict[str, torch.Tensor]
+    """Detached sums and counts; ``summarize`` turns them into the logged metrics."""
+
+
+@dataclass
+class RtdForward:
+    """Everything one ELECTRA forward pass computes, for losses, validation and the demo."""
+
+    selected: torch.Tensor  # (B, T) bool: positions chosen for prediction
+    masked: torch.Tensor  # (B, T) bool: the selected positions shown to the generator as [MASK]
+    gen_logits: torch.Tensor  # (N, V) at the selected positions, row-major order
+    targets: torch.Tensor  # (N,) original ids at the selected positions
+    samples: torch.Tensor  # (N,) sampled replacements
+    disc_input: torch.Tensor  # (B, T) original ids with the samples written in
+    disc_logits: torch.Tensor  # (B, T)
+    labels: torch.Tensor  # (B, T) 1 = replaced
+
+
+def mlm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the selected positions, in fp32."""
+    return F.cross_entropy(logits.float(), targets)
+
+
+def rtd_loss(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Sigmoid BCE averaged over every real token ([CLS] and [SEP] included), in fp32."""
+    per_token = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none")
+    weights = attention_mask.float()
+    return (per_token * weights).sum() / weights.sum()
+
+
+def binary_entropy(p: float) -> float:
+    """Loss of a detector that always predicts the base rate ``p``: its always-"original" baseline."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def _mlm_stats(logits: torch.Tensor, targets: torch.Tensor, masked_rows: torch.Tensor,
+               loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Generator statistics; accuracy counts only [MASK]ed rows (kept tokens are trivially copied)."""
+    correct = (logits.detach().argmax(dim=1) == targets) & masked_rows
+    n = torch.tensor(float(targets.numel()), device=targets.device)
+    return {
+        "mlm_loss_sum": loss.detach() * n,
+        "selected": n,
+        "gen_correct": correct.sum().float(),
+        "masked": masked_rows.sum().float(),
+    }
+
+
+class ElectraObjective(nn.Module):
+    """Replaced token detection: generator MLM loss + ``disc_weight`` x discriminator BCE."""
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: ObjectiveConfig,
+                 special: SpecialIds, max_seq_len: int) -> None:
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.cfg = cfg
+        self.special = special
+        self.max_predictions = cfg.max_predictions(max_seq_len)
+        self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
+                             persistent=False)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The parts written as standalone model folders."""
+        return {"discriminator": self.discriminator, "generator": self.generator}
+
+    def run(self, batch: PretrainBatch, rng: torch.Generator) -> RtdForward:
+        """Select, mask, predict, sample, write and detect."""
+        ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
+        selected = select_positions(ids, attn, self.never_select, self.cfg.mask_prob, self.max_predictions, rng)
+        gen_input, masked = mask_for_generator(ids, selected, self.special.mask, self.cfg.mask_token_prob, rng)
+        gen_logits = self.generator(gen_input, attn, types, positions=selected)  # (N, V)
+        targets = ids[selected]
+        forbidden = targets if self.cfg.disallow_correct else None
+        samples = sample_tokens(gen_logits, rng, self.cfg.temperature, forbidden)
+        disc_input, labels = write_samples(ids, selected, samples)
+        disc_logits = self.discriminator(disc_input, attn, types)  # (B, T)
+        return RtdForward(selected, masked, gen_logits, targets, samples, disc_input, disc_logits, labels)
+
+    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
+        return self.score(self.run(batch, rng), batch.attention_mask)
+
+    def score(self, out: RtdForward, attention_mask: torch.Tensor) -> StepOutput:
+        """Losses and statistics of one forward pass."""
+        gen_loss = mlm_loss(out.gen_logits, out.targets)
+        disc_loss = rtd_loss(out.disc_logits, out.labels, attention_mask)
+        loss = self.cfg.gen_weight * gen_loss + self.cfg.disc_weight * disc_loss
+        stats = _mlm_stats(out.gen_logits, out.targets, out.masked[out.selected], gen_loss)
+        stats.update(rtd_stats(out.disc_logits, out.labels, attention_mask, disc_loss))
+        return StepOutput(loss, stats)
+
+
+def rtd_stats(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
+              loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Discriminator sums over real tokens: loss, correct, replaced, true and predicted positives."""
+    real = attention_mask.bool()
+    predicted = (logits.detach() > 0) & real
+    replaced = labels.bool() & real
+    n_real = real.sum().float()
+    return {
+        "disc_loss_sum": loss.detach() * n_real,
+        "real_tokens": n_real,
+        "disc_correct": ((predicted == replaced) & real).sum().float(),
+        "replaced": replaced.sum().float(),
+        "predicted_replaced": predicted.sum().float(),
+        "true_positives": (predicted & replaced).sum().float(),
+    }
+
+
+class MlmObjective(nn.Module):
+    """The BERT baseline: 80/10/10 corruption of the selected positions, loss on those only."""
+
+    def __init__(self, model: Generator, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> None:
+        super().__init__()
+        self.mlm = model
+        self.cfg = cfg
+        self.special = special
+        self.max_predictions = cfg.max_predictions(max_seq_len)
+        self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
+                             persistent=False)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"mlm": self.mlm}
+
+    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
+        ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
+        selected = select_positions(ids, attn, self.never_select, self.cfg.mask_prob, self.max_predictions, rng)
+        corrupted, masked = bert_corruption(ids, selected, self.special.mask, self.mlm.config.vocab_size, rng)
+        logits = self.mlm(corrupted, attn, types, positions=selected)  # (N, V)
+        targets = ids[selected]
+        loss = mlm_loss(logits, targets)
+        stats = _mlm_stats(logits, targets, masked[selected], loss)
+        stats["real_tokens"] = attn.sum().float()
+        return StepOutput(self.cfg.gen_weight * loss, stats)
+
+
+def build_electra(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> ElectraObjective:
+    generator, discriminator = build_pair(model_cfg, cfg.generator_fraction)
+    return ElectraObjective(generator, discriminator, cfg, special, max_seq_len)
+
+
+def build_mlm(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> MlmObjective:
+    return MlmObjective(Generator(model_cfg), cfg, special, max_seq_len)
+
+
+OBJECTIVES = {"electra": build_electra, "mlm": build_mlm}
+
+
+def summarize(stats: dict[str, float]) -> dict[str, float]:
+    """Turn summed statistics into the logged metrics (ratios, baseline entropy)."""
+
+    def ratio(num: str, den: str) -> float:
+        return stats[num] / stats[den] if stats.get(den) else 0.0
+
+    row = {
+        "mlm_loss": ratio("mlm_loss_sum", "selected"),
+        "gen_acc": ratio("gen_correct", "masked"),
+    }
+    if "disc_loss_sum" in stats:
+        share = ratio("replaced", "real_tokens")
+        row.update(
+            disc_loss=ratio("disc_loss_sum", "real_tokens"),
+            disc_baseline_loss=binary_entropy(share),
+            disc_acc=ratio("disc_correct", "real_tokens"),
+            disc_recall=ratio("true_positives", "replaced"),
+            disc_precision=ratio("true_positives", "predicted_replaced"),
+            replaced_share=share,
+        )
+    return row

@@ -1,0 +1,95 @@
+"""Pretraining as a library call: prepared data + configs -> trained networks under ``out``.
+
+``electra pretrain`` is a thin wrapper over ``run_pretraining``; tests and ``electra demo``
+call it directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
+from electra.data.loader import BatchStream, PretrainData, load_meta
+from electra.errors import ElectraError
+from electra.model.io import write_json
+from electra.model.networks import count_parameters
+from electra.objectives import OBJECTIVES
+from electra.tokenizer import SpecialIds
+from electra.train.loop import Trainer, resolve_device
+
+BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
+"""bert-base-uncased's special ids, used when no data (and so no tokenizer) is given."""
+
+
+@dataclass
+class PretrainJob:
+    """Everything that defines a pretraining run."""
+
+    objective: str
+    model: ModelConfig
+    recipe: ObjectiveConfig
+    train: TrainConfig
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ElectraError(f"invalid config value for 'objective': {self.objective!r}; "
+                               f"choose one of {', '.join(OBJECTIVES)}")
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "objective": self.objective,
+                "model": dataclasses.asdict(self.model), "recipe": dataclasses.asdict(self.recipe),
+                "train": dataclasses.asdict(self.train)}
+
+
+def build(job: PretrainJob, special: SpecialIds, max_seq_len: int) -> torch.nn.Module:
+    """The objective module (networks included) for ``job``; seeds initialisation first."""
+    if max_seq_len > job.model.max_position_embeddings:
+        raise ElectraError(f"invalid config value for 'model.max_position_embeddings': "
+                           f"{job.model.max_position_embeddings} < data max_seq_len {max_seq_len}")
+    torch.manual_seed(job.train.seed)
+    return OBJECTIVES[job.objective](job.model, job.recipe, special, max_seq_len)
+
+
+def describe(job: PretrainJob, max_seq_len: int = 128) -> dict:
+    """Parameter counts of the networks ``job`` builds (for ``--dry-run``)."""
+    objective = build(job, BERT_SPECIAL_IDS, max_seq_len)
+    networks = objective.networks()
+    main = networks.get("discriminator", networks.get("mlm"))
+    report = {"objective": job.objective,
+              "discriminator_parameters": count_parameters(main),
+              "generator_parameters": count_parameters(networks["generator"]) if "generator" in networks else 0,
+              "total_parameters": count_parameters(objective),
+              "model": dataclasses.asdict(job.model)}
+    if "generator" in networks:
+        report["generator_model"] = dataclasses.asdict(networks["generator"].config)
+    return report
+
+
+def data_job(job: PretrainJob, data_dir: Path) -> tuple[PretrainJob, dict]:
+    """Fit ``job`` to the prepared data: the vocabulary size comes from its tokenizer."""
+    meta = load_meta(data_dir)
+    model = dataclasses.replace(job.model, vocab_size=int(meta["vocab_size"]),
+                                pad_token_id=int(meta["special_ids"]["pad"]))
+    return dataclasses.replace(job, model=model), meta
+
+
+def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = False,
+                    progress: bool = True) -> Path:
+    """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``."""
+    job, meta = data_job(job, data_dir)
+    special = SpecialIds(**meta["special_ids"])
+    objective = build(job, special, int(meta["max_seq_len"]))
+    device = resolve_device(job.train.device)
+    micro_batch = job.train.batch_size // job.train.grad_accum
+    stream = BatchStream(PretrainData(data_dir), micro_batch, seed=job.train.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
+    if not (resume and trainer.resume()):
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"])})
+    trainer.fit()
+    return out

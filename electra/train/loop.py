@@ -1,0 +1,209 @@
+"""The pretraining loop: optimizer steps, gradient accumulation, logging, checkpoints, resume.
+
+The loop knows nothing about which objective it trains: it calls ``objective(batch, rng)`` and
+gets a loss and summed statistics back. Randomness is explicit and saved: ``self.rng`` drives
+masking and sampling, the global torch RNG drives dropout, the batch stream's (seed, epoch,
+position) drives data order; all three go into every checkpoint, so a resumed run continues
+exactly where the interrupted one was.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import defaultdict
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from electra.config import TrainConfig
+from electra.data.loader import BatchStream
+from electra.model.io import save_network
+from electra.objectives import summarize
+from electra.train import checkpoint
+from electra.train.optim import build_optimizer, build_scheduler
+
+PLATEAU_TOLERANCE = 0.98
+"""A discriminator whose loss is above this fraction of its baseline is 'at the baseline'."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains one objective on one batch stream, writing metrics and checkpoints under ``run_dir``."""
+
+    def __init__(self, objective: nn.Module, stream: BatchStream, cfg: TrainConfig, run_dir: Path,
+                 device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True) -> None:
+        self.objective = objective.to(device)
+        self.stream = stream
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.device = device
+        self.tokenizer_dir = tokenizer_dir
+        self.progress = progress
+        self.model = torch.compile(objective) if cfg.compile else objective
+        self.optimizer = build_optimizer(objective, cfg, device)
+        self.scheduler = build_scheduler(self.optimizer, cfg)
+        self.rng = torch.Generator(device=device)
+        self.rng.manual_seed(cfg.seed + 1)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
+        self.plateau_warned = False
+        self.metrics_path = run_dir / "metrics.jsonl"
+
+    # ----------------------------------------------------------------- state
+
+    def state_dict(self) -> dict:
+        state = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "masking_rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "data": self.stream.state_dict(),
+            "window": {k: v.detach().cpu() for k, v in self.window.items()},
+            "plateau_warned": self.plateau_warned,
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.rng.set_state(state["masking_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.stream.load_state_dict(state["data"])
+        for key, value in state["window"].items():
+            self.window[key] = value.to(self.device)
+        self.plateau_warned = bool(state["plateau_warned"])
+
+    def resume(self) -> bool:
+        """Continue from the newest good checkpoint; False (fresh start) when there is none."""
+        found = checkpoint.load_latest(self.run_dir, self.objective.networks())
+        if found is None:
+            return False
+        path, state = found
+        self.load_state_dict(state)
+        self._truncate_metrics()
+        print(f"resumed from {path} at step {self.step}", file=sys.stderr)
+        return True
+
+    def _truncate_metrics(self) -> None:
+        """Drop metrics rows logged after the checkpoint: the resumed run logs them again."""
+        if not self.metrics_path.exists():
+            return
+        rows = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= self.step]
+        self.metrics_path.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+
+    # ----------------------------------------------------------------- loop
+
+    def fit(self) -> None:
+        """Train until ``max_steps`` or the ``max_minutes`` budget, then write the final models."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.objective.train()
+        bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not self.progress,
+                   dynamic_ncols=True, file=sys.stderr)
+        window_start, window_tokens = time.perf_counter(), 0
+        session_start = time.perf_counter() - self.elapsed
+        while self.step < self.cfg.max_steps and not self._out_of_time(session_start):
+            window_tokens += self.train_step()
+            self.step += 1
+            self.elapsed = time.perf_counter() - session_start
+            bar.update(1)
+            if self.step % self.cfg.log_every == 0:
+                now = time.perf_counter()
+                row = self._log(window_tokens / max(now - window_start, 1e-9))
+                bar.set_postfix(self._postfix(row), refresh=False)
+                window_start, window_tokens = now, 0
+            if self.step % self.cfg.save_every == 0:
+                self.save()
+        bar.close()
+        self.save()
+        self.write_models(self.run_dir)
+
+    def _out_of_time(self, session_start: float) -> bool:
+        if self.cfg.max_minutes is None:
+            return False
+        return time.perf_counter() - session_start >= self.cfg.max_minutes * 60
+
+    def train_step(self) -> int:
+        """One optimizer step over ``grad_accum`` micro-batches; returns the real tokens seen."""
+        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
+                    if self.cfg.dtype == "bf16" else nullcontext())
+        tokens = 0
+        for _ in range(self.cfg.grad_accum):
+            batch = next(self.stream).to(self.device)
+            with autocast:
+                out = self.model(batch, self.rng)
+            (out.loss / self.cfg.grad_accum).backward()
+            for key, value in out.stats.items():
+                self.window[key] += value
+            self.window["loss_sum"] += out.loss.detach() / self.cfg.grad_accum
+            tokens += batch.num_tokens
+        self.window["steps"] += 1
+        if self.cfg.clip_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.clip_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return tokens
+
+    def _log(self, tokens_per_s: float) -> dict:
+        stats = {k: float(v) for k, v in self.window.items()}  # the one host sync per window
+        self.window.clear()
+        row = {"step": self.step, "loss": stats["loss_sum"] / stats["steps"], **summarize(stats),
+               "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": tokens_per_s,
+               "elapsed_s": self.elapsed}
+        if "disc_loss" in row:
+            row["disc_loss_ratio"] = row["disc_loss"] / max(row["disc_baseline_loss"], 1e-12)
+            self._warn_plateau(row)
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        return row
+
+    def _warn_plateau(self, row: dict) -> None:
+        if (self.plateau_warned or self.step < self.cfg.plateau_warn_steps
+                or row["disc_loss_ratio"] < PLATEAU_TOLERANCE):
+            return
+        self.plateau_warned = True
+        tqdm.write(
+            f"warning: at step {self.step} the discriminator loss {row['disc_loss']:.4f} is still at its "
+            f"always-'original' baseline {row['disc_baseline_loss']:.4f} "
+            f"(recall on replaced tokens {row['disc_recall']:.1%}): it has not learned to detect replacements yet",
+            file=sys.stderr)
+
+    @staticmethod
+    def _postfix(row: dict) -> dict:
+        shown = {"loss": f"{row['loss']:.3f}", "gen_acc": f"{row['gen_acc']:.3f}"}
+        if "disc_loss" in row:
+            shown["disc"] = f"{row['disc_loss']:.3f}/{row['disc_baseline_loss']:.3f}"
+            shown["recall"] = f"{row['disc_recall']:.2f}"
+        shown["tok/s"] = f"{row['tokens_per_s']:.0f}"
+        return shown
+
+    # ----------------------------------------------------------------- outputs
+
+    def save(self) -> None:
+        checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), self.state_dict(),
+                                   self.cfg.keep_checkpoints, self.tokenizer_dir)
+
+    def write_models(self, folder: Path) -> None:
+        """Each network as a standalone folder (config, model.safetensors, tokenizer files)."""
+        for name, module in self.objective.networks().items():
+            save_network(module, folder / name, self.tokenizer_dir)

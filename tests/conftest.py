@@ -1,0 +1,19 @@
+"""Shared fixtures: a small prepared corpus cut from public-domain text (tests/fixtures)."""
+
+from pathlib import Path
+
+import pytest
+
+from electra.config import PrepareConfig
+from electra.data.prepare import prepare
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory) -> Path:
+    """The fixture corpus with a 2,000-id tokenizer and 64-token examples."""
+    out = tmp_path_factory.mktemp("prepared")
+    prepare([CORPUS], out, PrepareConfig(vocab_size=2000, max_seq_len=64), progress=False)
+    return out

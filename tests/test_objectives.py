@@ -1,0 +1,93 @@
+"""The ELECTRA and MLM objectives: losses, stop-gradient, statistics."""
+
+import math
+
+import torch
+
+from electra.config import ModelConfig, ObjectiveConfig
+from electra.data.loader import PretrainBatch
+from electra.objectives import binary_entropy, build_electra, build_mlm, rtd_loss, summarize
+from electra.tokenizer import SpecialIds
+
+SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+CFG = ModelConfig(vocab_size=100, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=32)
+
+
+def batch(seed: int = 0) -> PretrainBatch:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 100, (8, 32), generator=gen)
+    ids[:, 0], ids[:, -1] = SPECIAL.cls, SPECIAL.sep
+    attn = torch.ones_like(ids)
+    attn[4:, 20:] = 0
+    ids[attn == 0] = SPECIAL.pad
+    return PretrainBatch(input_ids=ids, attention_mask=attn, token_type_ids=torch.zeros_like(ids))
+
+
+def test_discriminator_loss_gives_no_gradient_to_generator_only_parameters():
+    torch.manual_seed(0)
+    objective = build_electra(CFG, ObjectiveConfig(), SPECIAL, 32)
+    b = batch()
+    out = objective.run(b, torch.Generator().manual_seed(1))
+    rtd_loss(out.disc_logits, out.labels, b.attention_mask).backward()
+    shared = {id(p) for p in objective.discriminator.parameters()}
+    generator_only = [(n, p) for n, p in objective.generator.named_parameters() if id(p) not in shared]
+    assert generator_only, "the generator must have parameters of its own"
+    for name, param in generator_only:
+        assert param.grad is None or torch.count_nonzero(param.grad) == 0, name
+    # ... while the shared embeddings do get the discriminator's gradient
+    assert torch.count_nonzero(objective.discriminator.electra.embeddings.word_embeddings.weight.grad) > 0
+
+
+def test_total_loss_is_mlm_plus_weighted_discriminator_loss():
+    torch.manual_seed(0)
+    objective = build_electra(CFG, ObjectiveConfig(disc_weight=50.0), SPECIAL, 32)
+    out = objective(batch(), torch.Generator().manual_seed(3))
+    mlm = out.stats["mlm_loss_sum"] / out.stats["selected"]
+    disc = out.stats["disc_loss_sum"] / out.stats["real_tokens"]
+    torch.testing.assert_close(out.loss.detach(), mlm + 50.0 * disc)
+
+
+def test_rtd_loss_averages_over_real_tokens_only():
+    logits = torch.tensor([[2.0, -1.0, 5.0]])
+    labels = torch.tensor([[1, 0, 1]])
+    mask = torch.tensor([[1, 1, 0]])
+    expected = (math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))) / 2
+    assert abs(float(rtd_loss(logits, labels, mask)) - expected) < 1e-6
+
+
+def test_disallow_correct_replaces_every_selected_position():
+    torch.manual_seed(0)
+    objective = build_electra(CFG, ObjectiveConfig(disallow_correct=True), SPECIAL, 32)
+    b = batch()
+    out = objective.run(b, torch.Generator().manual_seed(4))
+    assert torch.equal(out.labels.bool(), out.selected)
+
+
+def test_statistics_and_baseline():
+    torch.manual_seed(0)
+    objective = build_electra(CFG, ObjectiveConfig(), SPECIAL, 32)
+    out = objective(batch(), torch.Generator().manual_seed(5))
+    row = summarize({k: float(v) for k, v in out.stats.items()})
+    share = row["replaced_share"]
+    assert 0.0 < share < 0.2
+    assert abs(row["disc_baseline_loss"] - binary_entropy(share)) < 1e-12
+    assert 0.0 <= row["gen_acc"] <= 1.0 and 0.0 <= row["disc_recall"] <= 1.0
+
+
+def test_binary_entropy_is_the_loss_of_the_constant_predictor():
+    p = 0.14
+    labels = torch.tensor([1.0] * 14 + [0.0] * 86)[None]
+    logit = torch.full_like(labels, math.log(p / (1 - p)))
+    assert abs(float(rtd_loss(logit, labels, torch.ones_like(labels))) - binary_entropy(p)) < 1e-6
+
+
+def test_mlm_objective_trains_one_full_size_network():
+    torch.manual_seed(0)
+    objective = build_mlm(CFG, ObjectiveConfig(), SPECIAL, 32)
+    assert list(objective.networks()) == ["mlm"]
+    assert objective.mlm.config.hidden_size == CFG.hidden_size
+    out = objective(batch(), torch.Generator().manual_seed(6))
+    out.loss.backward()
+    assert "disc_loss_sum" not in out.stats
+    assert abs(float(out.loss) - math.log(100)) < 1.0  # near-uniform predictions at init

@@ -1,0 +1,82 @@
+"""Short real training runs: both objectives learn; checkpoint + resume continues exactly."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
+from electra.pretrain import PretrainJob, run_pretraining
+from electra.train import checkpoint
+from electra.train.loop import Trainer
+
+MODEL = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+                    max_position_embeddings=64)
+
+
+def job(objective: str, steps: int, **train) -> PretrainJob:
+    cfg = dict(batch_size=16, lr=2e-3, warmup_steps=10, max_steps=steps, log_every=5, save_every=1000,
+               device="cpu", seed=7)
+    cfg.update(train)
+    return PretrainJob(objective, MODEL, ObjectiveConfig(generator_fraction=0.5), TrainConfig(**cfg))
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("objective,loss_key", [("electra", "loss"), ("mlm", "mlm_loss")])
+def test_objective_reduces_its_loss(prepared, tmp_path, objective, loss_key):
+    torch.set_num_threads(1)
+    run = run_pretraining(job(objective, 80), prepared, tmp_path / "run", progress=False)
+    rows = metrics(run)
+    assert rows[-1]["step"] == 80
+    assert rows[-1][loss_key] < 0.9 * rows[0][loss_key]
+    expected = {"electra": ["discriminator", "generator"], "mlm": ["mlm"]}[objective]
+    for name in expected:
+        assert (run / name / "model.safetensors").is_file() and (run / name / "tokenizer.json").is_file()
+    if objective == "electra":
+        assert {"disc_loss", "disc_baseline_loss", "gen_acc", "disc_recall"} <= set(rows[-1])
+
+
+class Killed(Exception):
+    """Stands in for the process dying right after a checkpoint."""
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(prepared, tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    full = run_pretraining(job("electra", 30, save_every=15), prepared, tmp_path / "full", progress=False)
+
+    save = Trainer.save
+
+    def save_then_die(self):
+        save(self)
+        if self.step == 15:
+            raise Killed
+
+    monkeypatch.setattr(Trainer, "save", save_then_die)
+    part = tmp_path / "part"
+    with pytest.raises(Killed):
+        run_pretraining(job("electra", 30, save_every=15), prepared, part, progress=False)
+    monkeypatch.undo()
+    run_pretraining(job("electra", 30, save_every=15), prepared, part, resume=True, progress=False)
+    assert [r["step"] for r in metrics(part)] == [5, 10, 15, 20, 25, 30]
+    assert [r["loss"] for r in metrics(part)] == [r["loss"] for r in metrics(full)]
+    a = (full / "discriminator" / "model.safetensors").read_bytes()
+    b = (part / "discriminator" / "model.safetensors").read_bytes()
+    assert a == b
+
+
+def test_resume_skips_a_damaged_checkpoint(prepared, tmp_path, capsys):
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    run_pretraining(job("electra", 20, save_every=10), prepared, run, progress=False)
+    newest = checkpoint.checkpoint_dir(run) / "step-00000020"
+    weights = newest / "discriminator" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated write
+    run_pretraining(job("electra", 25, save_every=10), prepared, run, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert "step-00000020 is damaged" in err and "resumed from" in err and "step-00000010" in err
+    assert [r["step"] for r in metrics(run)] == [5, 10, 15, 20, 25]
