@@ -77,6 +77,8 @@ def pretrain_parser(preset_name: str) -> ArgumentParser:
     parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
     parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
     parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    parser.add_argument("--init", type=Optional[Path], default=None,
+                        help="start from the weights in this run / model-pair folder (continued pretraining)")
     parser.add_argument("--dry-run", action="store_true", help="build the models, report, exit")
     parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -113,7 +115,7 @@ def run_pretrain(ns: Namespace) -> None:
         return
     if ns.data is None or ns.out is None:
         raise ElectraError("pretrain needs --data (a prepared folder) and --out (the run folder)")
-    out = run_pretraining(job, ns.data, ns.out, resume=ns.resume, progress=not ns.no_progress)
+    out = run_pretraining(job, ns.data, ns.out, resume=ns.resume, progress=not ns.no_progress, init=ns.init)
     print(f"done: models in {out}", file=sys.stderr)
 
 

@@ -15,7 +15,7 @@ import torch
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError
-from electra.model.io import write_json
+from electra.model.io import load_weights, write_json
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
@@ -77,12 +77,29 @@ def data_job(job: PretrainJob, data_dir: Path) -> tuple[PretrainJob, dict]:
     return dataclasses.replace(job, model=model), meta
 
 
+def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
+    """Start from the networks saved in ``init`` (a run, checkpoint or model-pair folder).
+
+    Only weights are taken: optimizer and schedule start fresh (continued pretraining).
+    """
+    for name, module in objective.networks().items():
+        if not (init / name).is_dir():
+            raise ElectraError(f"{init}: no '{name}' folder to initialise the {name} from")
+        load_weights(module, init / name)
+
+
 def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = False,
-                    progress: bool = True) -> Path:
-    """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``."""
+                    progress: bool = True, init: Path | None = None) -> Path:
+    """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``.
+
+    ``resume`` continues from the newest good checkpoint under ``out``; otherwise ``init``
+    (optional) gives starting weights.
+    """
     job, meta = data_job(job, data_dir)
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))
+    if init is not None:
+        load_initial_weights(objective, Path(init))
     device = resolve_device(job.train.device)
     micro_batch = job.train.batch_size // job.train.grad_accum
     stream = BatchStream(PretrainData(data_dir), micro_batch, seed=job.train.seed)
@@ -90,6 +107,7 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
     if not (resume and trainer.resume()):
         (out / "metrics.jsonl").unlink(missing_ok=True)
-    write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"])})
+    write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
+                                  "init": None if init is None else str(init)})
     trainer.fit()
     return out

@@ -1,0 +1,106 @@
+"""The real entry point, end to end on tiny text, and the errors it promises for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from electra.cli import main
+
+CORPUS = Path(__file__).parent / "fixtures" / "corpus"
+TINY = ["--model.embedding_size", "32", "--model.hidden_size", "32", "--model.num_hidden_layers", "1",
+        "--model.num_attention_heads", "2", "--model.intermediate_size", "64", "--train.batch_size", "8",
+        "--train.device", "cpu", "--train.log_every", "2", "--train.save_every", "4", "--no-progress"]
+
+
+def electra(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "electra", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_prepare_pretrain_validate_through_the_cli(tmp_path):
+    data, run = tmp_path / "data", tmp_path / "run"
+    prep = electra("prepare", str(CORPUS / "mobydick_sample.txt.gz"), "--out", str(data),
+                   "--vocab-size", "1000", "--max-seq-len", "48")
+    assert prep.returncode == 0, prep.stderr
+    meta = json.loads((data / "meta.json").read_text())
+    assert meta["vocab_size"] <= 1000 and meta["max_seq_len"] == 48 and meta["counts"]["examples"] > 0
+
+    train = electra("pretrain", "--data", str(data), "--out", str(run), "--preset", "tiny",
+                    "--objective", "electra", "--max-steps", "6", *TINY)
+    assert train.returncode == 0, train.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4, 6]
+    for key in ("step", "loss", "disc_loss", "disc_baseline_loss", "gen_acc", "lr", "tokens_per_s"):
+        assert key in rows[-1]
+    assert json.loads((run / "discriminator" / "config.json").read_text())["hidden_size"] == 32
+
+    checked = electra("validate", "--model", str(run), "--data", str(CORPUS / "austen_sample.txt.gz"), "--json",
+                      "--max-examples", "50")
+    assert checked.returncode == 0, checked.stderr
+    result = json.loads(checked.stdout)
+    for key in ("disc_loss", "baseline_loss", "disc_auc", "disc_recall", "disc_precision", "gen_acc"):
+        assert key in result
+    assert 0.0 <= result["disc_auc"] <= 1.0
+
+
+def test_dry_run_reports_parameter_counts(capsys):
+    assert main(["pretrain", "--preset", "small", "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 13e6 < report["discriminator_parameters"] < 15e6
+    assert report["generator_parameters"] < report["discriminator_parameters"]
+
+
+def test_config_values_from_yaml_override_the_preset(tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  hidden_size: 64\n  num_attention_heads: 2\nrecipe:\n  generator_fraction: 0.5\n")
+    assert main(["pretrain", "--preset", "tiny", "--config", str(config), "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["hidden_size"] == 64 and report["generator_model"]["hidden_size"] == 32
+
+
+@pytest.mark.parametrize("args,message", [
+    (["pretrain", "--dry-run", "--model.num_attention_heads", "3"], "model.num_attention_heads"),
+    (["pretrain", "--dry-run", "--train.lr", "-1"], "train.lr"),
+    (["pretrain", "--dry-run", "--recipe.mask_prob", "1.5"], "recipe.mask_prob"),
+    (["pretrain", "--dry-run", "--train.batch_size", "10", "--train.grad_accum", "3"], "train.grad_accum"),
+    (["pretrain", "--preset", "huge", "--dry-run"], "unknown preset 'huge'"),
+    (["prepare", "/does/not/exist.txt", "--out", "/tmp/x"], "/does/not/exist.txt"),
+])
+def test_bad_values_are_rejected_naming_the_field(args, message, capsys):
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_pretrain_on_a_folder_that_was_not_prepared(tmp_path, capsys):
+    assert main(["pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--max-steps", "1"]) == 2
+    assert "meta.json" in capsys.readouterr().err
+
+
+def test_prepare_refuses_input_with_no_text(tmp_path, capsys):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02binary" * 100)
+    assert main(["prepare", str(tmp_path / "empty.txt"), str(tmp_path / "blob.txt"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "empty.txt" in err and "blob.txt" in err
+
+
+def test_validate_rejects_a_folder_without_models(tmp_path, capsys):
+    assert main(["validate", "--model", str(tmp_path), "--data", str(CORPUS), "--json"]) == 2
+    assert "generator" in capsys.readouterr().err
+
+
+def test_validate_rejects_corrupt_weights(tmp_path, capsys, prepared):
+    from electra.config import ModelConfig
+    from electra.model.io import save_network
+    from electra.model.networks import build_pair
+
+    generator, discriminator = build_pair(ModelConfig(vocab_size=2000, embedding_size=16, hidden_size=16,
+                                                      num_hidden_layers=1, num_attention_heads=2,
+                                                      intermediate_size=32), 0.5)
+    save_network(generator, tmp_path / "generator", prepared)
+    save_network(discriminator, tmp_path / "discriminator", prepared)
+    (tmp_path / "discriminator" / "model.safetensors").write_bytes(b"not safetensors at all")
+    assert main(["validate", "--model", str(tmp_path), "--data", str(prepared), "--json"]) == 2
+    assert "model.safetensors" in capsys.readouterr().err
