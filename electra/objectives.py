@@ -79,19 +79,31 @@ def _mlm_stats(logits: torch.Tensor, targets: torch.Tensor, masked_rows: torch.T
     }
 
 
-class ElectraObjective(nn.Module):
-    """Replaced token detection: generator MLM loss + ``disc_weight`` x discriminator BCE."""
+class PositionSelector(nn.Module):
+    """What both objectives share: the reference rule for choosing positions to predict."""
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: ObjectiveConfig,
-                 special: SpecialIds, max_seq_len: int) -> None:
+    def __init__(self, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> None:
         super().__init__()
-        self.generator = generator
-        self.discriminator = discriminator
         self.cfg = cfg
         self.special = special
         self.max_predictions = cfg.max_predictions(max_seq_len)
         self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
                              persistent=False)
+
+    def select(self, batch: PretrainBatch, rng: torch.Generator) -> torch.Tensor:
+        """Boolean (B, T) map of the positions to predict."""
+        return select_positions(batch.input_ids, batch.attention_mask, self.never_select, self.cfg.mask_prob,
+                                self.max_predictions, rng)
+
+
+class ElectraObjective(PositionSelector):
+    """Replaced token detection: generator MLM loss + ``disc_weight`` x discriminator BCE."""
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, cfg: ObjectiveConfig,
+                 special: SpecialIds, max_seq_len: int) -> None:
+        super().__init__(cfg, special, max_seq_len)
+        self.generator = generator
+        self.discriminator = discriminator
 
     def networks(self) -> dict[str, nn.Module]:
         """The parts written as standalone model folders."""
@@ -100,7 +112,7 @@ class ElectraObjective(nn.Module):
     def run(self, batch: PretrainBatch, rng: torch.Generator) -> RtdForward:
         """Select, mask, predict, sample, write and detect."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selected = select_positions(ids, attn, self.never_select, self.cfg.mask_prob, self.max_predictions, rng)
+        selected = self.select(batch, rng)
         gen_input, masked = mask_for_generator(ids, selected, self.special.mask, self.cfg.mask_token_prob, rng)
         gen_logits = self.generator(gen_input, attn, types, positions=selected)  # (N, V)
         targets = ids[selected]
@@ -140,24 +152,19 @@ def rtd_stats(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.
     }
 
 
-class MlmObjective(nn.Module):
+class MlmObjective(PositionSelector):
     """The BERT baseline: 80/10/10 corruption of the selected positions, loss on those only."""
 
     def __init__(self, model: Generator, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> None:
-        super().__init__()
+        super().__init__(cfg, special, max_seq_len)
         self.mlm = model
-        self.cfg = cfg
-        self.special = special
-        self.max_predictions = cfg.max_predictions(max_seq_len)
-        self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
-                             persistent=False)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"mlm": self.mlm}
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selected = select_positions(ids, attn, self.never_select, self.cfg.mask_prob, self.max_predictions, rng)
+        selected = self.select(batch, rng)
         corrupted, masked = bert_corruption(ids, selected, self.special.mask, self.mlm.config.vocab_size, rng)
         logits = self.mlm(corrupted, attn, types, positions=selected)  # (N, V)
         targets = ids[selected]

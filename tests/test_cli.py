@@ -104,3 +104,14 @@ def test_validate_rejects_corrupt_weights(tmp_path, capsys, prepared):
     (tmp_path / "discriminator" / "model.safetensors").write_bytes(b"not safetensors at all")
     assert main(["validate", "--model", str(tmp_path), "--data", str(prepared), "--json"]) == 2
     assert "model.safetensors" in capsys.readouterr().err
+
+
+def test_a_few_small_preset_steps_run_on_cpu(prepared, tmp_path):
+    run = tmp_path / "small"
+    code = main(["pretrain", "--data", str(prepared), "--out", str(run), "--preset", "small", "--max-steps", "2",
+                 "--train.batch_size", "4", "--train.device", "cpu", "--train.log_every", "1", "--no-progress"])
+    assert code == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    config = json.loads((run / "discriminator" / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"], config["embedding_size"]) == (12, 256, 128)

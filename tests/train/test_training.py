@@ -80,3 +80,23 @@ def test_resume_skips_a_damaged_checkpoint(prepared, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "step-00000020 is damaged" in err and "resumed from" in err and "step-00000010" in err
     assert [r["step"] for r in metrics(run)] == [5, 10, 15, 20, 25]
+
+
+def test_init_starts_from_saved_weights(prepared, tmp_path):
+    torch.set_num_threads(1)
+    first = run_pretraining(job("electra", 10), prepared, tmp_path / "first", progress=False)
+    second = run_pretraining(job("electra", 10, lr=1e-9, warmup_steps=0), prepared, tmp_path / "second",
+                             progress=False, init=first)
+    from safetensors.torch import load_file
+
+    a = load_file(str(first / "discriminator" / "model.safetensors"))
+    b = load_file(str(second / "discriminator" / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)  # lr ~0: weights stay where init put them
+    assert json.loads((second / "run.json").read_text())["init"] == str(first)
+
+
+def test_init_from_a_folder_without_models_is_an_error(prepared, tmp_path):
+    from electra.errors import ElectraError
+
+    with pytest.raises(ElectraError, match="no 'discriminator' folder"):
+        run_pretraining(job("electra", 2), prepared, tmp_path / "run", progress=False, init=tmp_path)
