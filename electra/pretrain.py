@@ -19,6 +19,7 @@ from electra.model.io import load_weights, write_json
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
+from electra.train import checkpoint
 from electra.train.loop import Trainer, resolve_device
 
 BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -106,6 +107,9 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
     if not (resume and trainer.resume()):
+        if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
+            raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
+                               f"or choose a new --out (nothing was overwritten)")
         (out / "metrics.jsonl").unlink(missing_ok=True)
     write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
                                   "init": None if init is None else str(init)})

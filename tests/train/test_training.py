@@ -100,3 +100,13 @@ def test_init_from_a_folder_without_models_is_an_error(prepared, tmp_path):
 
     with pytest.raises(ElectraError, match="no 'discriminator' folder"):
         run_pretraining(job("electra", 2), prepared, tmp_path / "run", progress=False, init=tmp_path)
+
+
+def test_a_new_run_does_not_overwrite_an_old_one(prepared, tmp_path):
+    from electra.errors import ElectraError
+
+    run = run_pretraining(job("electra", 5, save_every=5), prepared, tmp_path / "run", progress=False)
+    before = (run / "metrics.jsonl").read_text()
+    with pytest.raises(ElectraError, match="--resume"):
+        run_pretraining(job("electra", 5), prepared, run, progress=False)
+    assert (run / "metrics.jsonl").read_text() == before
