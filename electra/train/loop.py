@@ -117,15 +117,14 @@ class Trainer:
         """Train until ``max_steps`` or the ``max_minutes`` budget, then write the final models."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.objective.train()
-        bar = tqdm(total=self.cfg.max_steps, initial=self.step, disable=not self.progress,
-                   dynamic_ncols=True, file=sys.stderr)
+        bar = self._progress_bar()
         window_start, window_tokens = time.perf_counter(), 0
         session_start = time.perf_counter() - self.elapsed
         while self.step < self.cfg.max_steps and not self._out_of_time(session_start):
             window_tokens += self.train_step()
             self.step += 1
             self.elapsed = time.perf_counter() - session_start
-            bar.update(1)
+            bar.update(1 if bar.unit == "step" else round(self.elapsed) - bar.n)
             if self.step % self.cfg.log_every == 0:
                 now = time.perf_counter()
                 row = self._log(window_tokens / max(now - window_start, 1e-9))
@@ -136,6 +135,14 @@ class Trainer:
         bar.close()
         self.save()
         self.write_models(self.run_dir)
+
+    def _progress_bar(self) -> tqdm:
+        """Steps towards ``max_steps``, or seconds of the ``max_minutes`` budget when one is set
+        (so that the ETA is that of the limit that will stop the run)."""
+        common = dict(disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
+        if self.cfg.max_minutes is not None:
+            return tqdm(total=round(self.cfg.max_minutes * 60), initial=round(self.elapsed), unit="s", **common)
+        return tqdm(total=self.cfg.max_steps, initial=self.step, unit="step", **common)
 
     def _out_of_time(self, session_start: float) -> bool:
         if self.cfg.max_minutes is None:
