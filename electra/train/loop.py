@@ -124,7 +124,7 @@ class Trainer:
             window_tokens += self.train_step()
             self.step += 1
             self.elapsed = time.perf_counter() - session_start
-            bar.update(1 if bar.unit == "step" else round(self.elapsed) - bar.n)
+            bar.update(round(self.elapsed) - bar.n if self.cfg.max_minutes is not None else 1)
             if self.step % self.cfg.log_every == 0:
                 now = time.perf_counter()
                 row = self._log(window_tokens / max(now - window_start, 1e-9))
