@@ -24,6 +24,16 @@ def _require(ok: bool, name: str, message: str) -> None:
         raise ElectraError(f"invalid config value for '{name}': {message}")
 
 
+def _is_device(name: str) -> bool:
+    import torch
+
+    try:
+        torch.device(name)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
 @dataclass
 class ModelConfig:
     """Shape of one BERT-style encoder (a discriminator, a generator or an MLM model)."""
@@ -193,6 +203,8 @@ class TrainConfig:
         _require(self.adam_eps > 0, "adam_eps", "must be > 0")
         _require(self.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
         _require(self.dtype in ("fp32", "bf16"), "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
+        _require(self.device == "auto" or _is_device(self.device), "device",
+                 f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
 
 @dataclass

@@ -48,7 +48,9 @@ class RtdForward:
 
 
 def mlm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the selected positions, in fp32."""
+    """Mean cross-entropy over the selected positions, in fp32 (0 when nothing was selected)."""
+    if targets.numel() == 0:
+        return logits.sum() * 0.0
     return F.cross_entropy(logits.float(), targets)
 
 

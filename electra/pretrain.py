@@ -7,6 +7,7 @@ call it directly.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,12 +103,18 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     if init is not None:
         load_initial_weights(objective, Path(init))
     device = resolve_device(job.train.device)
+    if job.train.warmup_steps >= job.train.max_steps:
+        print(f"warning: train.warmup_steps ({job.train.warmup_steps}) >= train.max_steps ({job.train.max_steps}): "
+              f"the learning rate never reaches its peak {job.train.lr} and never decays", file=sys.stderr)
     micro_batch = job.train.batch_size // job.train.grad_accum
     stream = BatchStream(PretrainData(data_dir), micro_batch, seed=job.train.seed)
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
     if not (resume and trainer.resume()):
         if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
+            if resume:
+                raise ElectraError(f"{out}: no checkpoint could be loaded (see the warnings above); "
+                                   f"nothing was overwritten")
             raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
                                f"or choose a new --out (nothing was overwritten)")
         (out / "metrics.jsonl").unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from electra.model.io import load_network
 from electra.model.networks import Discriminator, Generator
 from electra.objectives import ElectraObjective, summarize
 from electra.tokenizer import SpecialIds, load_tokenizer, special_ids
+from electra.train.loop import resolve_device
 
 
 @dataclass
@@ -55,9 +56,12 @@ def load_pair(folder: Path) -> Pair:
     recipe, max_seq_len = ObjectiveConfig(), 128
     run_file = next((p / "run.json" for p in (folder, folder.parent.parent) if (p / "run.json").is_file()), None)
     if run_file is not None:
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-        recipe = ObjectiveConfig(**run["recipe"])
-        max_seq_len = int(run.get("max_seq_len", max_seq_len))
+        try:
+            run = json.loads(run_file.read_text(encoding="utf-8"))
+            recipe = ObjectiveConfig(**run["recipe"])
+            max_seq_len = int(run.get("max_seq_len", max_seq_len))
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ElectraError(f"{run_file}: not a valid run description ({exc})") from exc
     return Pair(generator, discriminator, folder, recipe, max_seq_len)
 
 
@@ -79,6 +83,12 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
     if int(meta["vocab_size"]) != pair.discriminator.config.vocab_size:
         raise ElectraError(f"{data_dir}: prepared with a vocabulary of {meta['vocab_size']} ids, "
                            f"the model has {pair.discriminator.config.vocab_size}")
+    if batch_size < 1 or max_examples < 1:
+        raise ElectraError(f"batch size and max examples must be positive, got {batch_size} and {max_examples}")
+    if int(meta["max_seq_len"]) > pair.discriminator.config.max_position_embeddings:
+        raise ElectraError(f"{data_dir}: examples of {meta['max_seq_len']} tokens are longer than the model's "
+                           f"{pair.discriminator.config.max_position_embeddings} positions")
+    device = str(resolve_device(device))
     objective = ElectraObjective(pair.generator, pair.discriminator, pair.recipe, special,
                                  int(meta["max_seq_len"])).to(device).eval()
     data = PretrainData(data_dir)
@@ -104,7 +114,7 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
 
 def report(totals: dict[str, float], scores: np.ndarray, labels: np.ndarray, examples: int) -> dict:
     row = summarize(totals)
-    auc = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < labels.size else float("nan")
+    auc = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < labels.size else None  # undefined
     return {
         "examples": examples,
         "tokens": int(totals["real_tokens"]),
@@ -112,7 +122,7 @@ def report(totals: dict[str, float], scores: np.ndarray, labels: np.ndarray, exa
         "gen_acc": row["gen_acc"],
         "disc_loss": row["disc_loss"],
         "baseline_loss": row["disc_baseline_loss"],
-        "disc_loss_ratio": row["disc_loss"] / row["disc_baseline_loss"] if row["disc_baseline_loss"] else float("nan"),
+        "disc_loss_ratio": row["disc_loss"] / row["disc_baseline_loss"] if row["disc_baseline_loss"] else None,
         "disc_auc": auc,
         "disc_precision": row["disc_precision"],
         "disc_recall": row["disc_recall"],

@@ -66,6 +66,8 @@ def test_config_values_from_yaml_override_the_preset(tmp_path, capsys):
     (["pretrain", "--dry-run", "--recipe.mask_prob", "1.5"], "recipe.mask_prob"),
     (["pretrain", "--dry-run", "--train.batch_size", "10", "--train.grad_accum", "3"], "train.grad_accum"),
     (["pretrain", "--preset", "huge", "--dry-run"], "unknown preset 'huge'"),
+    (["pretrain", "--dry-run", "--train.device", "bogus"], "train.device"),
+    (["validate", "--model", "x", "--data", "y", "--batch-size", "0"], "no 'generator' folder"),
     (["prepare", "/does/not/exist.txt", "--out", "/tmp/x"], "/does/not/exist.txt"),
 ])
 def test_bad_values_are_rejected_naming_the_field(args, message, capsys):
@@ -115,3 +117,10 @@ def test_a_few_small_preset_steps_run_on_cpu(prepared, tmp_path):
     assert [r["step"] for r in rows] == [1, 2]
     config = json.loads((run / "discriminator" / "config.json").read_text())
     assert (config["num_hidden_layers"], config["hidden_size"], config["embedding_size"]) == (12, 256, 128)
+
+
+def test_validate_rejects_nonpositive_sizes(capsys):
+    from electra.demo import shipped_pair_path
+
+    assert main(["validate", "--model", str(shipped_pair_path()), "--data", str(CORPUS), "--batch-size", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err

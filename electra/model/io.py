@@ -24,6 +24,10 @@ ARCHITECTURES = {"Discriminator": "ElectraForPreTraining", "Generator": "Electra
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
+class WeightsMismatch(ElectraError):
+    """The weights are readable but do not fit the model built from the config (keys or shapes)."""
+
+
 def contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """State dict with every tensor cloned to its own contiguous CPU memory (ties broken)."""
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
@@ -72,11 +76,11 @@ def load_weights(module: nn.Module, folder: Path) -> None:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ElectraError(f"{path}: keys do not match the model (missing: {missing[:5]}, "
+        raise WeightsMismatch(f"{path}: keys do not match the model (missing: {missing[:5]}, "
                            f"unexpected: {unexpected[:5]})")
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise ElectraError(f"{path}: '{key}' has shape {tuple(tensor.shape)}, "
+            raise WeightsMismatch(f"{path}: '{key}' has shape {tuple(tensor.shape)}, "
                                f"the config says {tuple(expected[key].shape)}")
     module.load_state_dict(state)
 

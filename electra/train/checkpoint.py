@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from electra.errors import ElectraError
-from electra.model.io import load_weights, save_network, write_json
+from electra.model.io import WeightsMismatch, load_weights, save_network, write_json
 
 PREFIX = "step-"
 
@@ -41,9 +41,13 @@ def save_checkpoint(run_dir: Path, step: int, networks: dict[str, nn.Module], st
     torch.save(state, tmp / "trainer_state.pt")
     _fsync_tree(tmp)
     write_json(tmp / "manifest.json", {"step": step, "files": _sizes(tmp)})
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    if final.exists():  # same step saved again: move the old copy aside until the new one is in place
+        aside = root / f".old-{final.name}-{os.getpid()}"
+        os.replace(final, aside)
+        os.replace(tmp, final)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
     _prune(root, keep)
     return final
 
@@ -95,6 +99,9 @@ def load_latest(run_dir: Path, networks: dict[str, nn.Module]) -> tuple[Path, di
                     load_weights(module, path / name)
                 state = torch.load(path / "trainer_state.pt", map_location="cpu", weights_only=True)
                 return path, state
+            except WeightsMismatch as exc:
+                raise ElectraError(f"checkpoint {path} does not fit this model ({exc}); was the run started "
+                                   f"with other --model/--recipe values? They are in {run_dir / 'run.json'}") from exc
             except (ElectraError, RuntimeError, OSError, EOFError) as exc:
                 problem = str(exc)
         print(f"warning: checkpoint {path} is damaged ({problem}); trying an older one", file=sys.stderr)

@@ -10,6 +10,7 @@ exactly where the interrupted one was.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from electra.config import TrainConfig
 from electra.data.loader import BatchStream
+from electra.errors import ElectraError
 from electra.model.io import save_network
 from electra.objectives import summarize
 from electra.train import checkpoint
@@ -32,9 +34,23 @@ PLATEAU_TOLERANCE = 0.98
 
 
 def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; a clear error for unknown or absent devices."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ElectraError(f"invalid device {name!r} ({exc})") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ElectraError(f"device {name!r} requested but CUDA is not available on this machine")
+    return device
+
+
+def _row_step(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class Trainer:
@@ -58,6 +74,8 @@ class Trainer:
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
         self.plateau_warned = False
+        self.saved_step: int | None = None
+        self.last_lr = cfg.lr
         self.metrics_path = run_dir / "metrics.jsonl"
 
     # ----------------------------------------------------------------- state
@@ -107,9 +125,11 @@ class Trainer:
         """Drop metrics rows logged after the checkpoint: the resumed run logs them again."""
         if not self.metrics_path.exists():
             return
-        rows = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["step"] <= self.step]
-        self.metrics_path.write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+        kept = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
+                if _row_step(line) is not None and _row_step(line) <= self.step]  # a torn last line is dropped
+        tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, self.metrics_path)
 
     # ----------------------------------------------------------------- loop
 
@@ -133,7 +153,8 @@ class Trainer:
             if self.step % self.cfg.save_every == 0:
                 self.save()
         bar.close()
-        self.save()
+        if self.saved_step != self.step:
+            self.save()
         self.write_models(self.run_dir)
 
     def _progress_bar(self) -> tqdm:
@@ -166,6 +187,7 @@ class Trainer:
         self.window["steps"] += 1
         if self.cfg.clip_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.clip_grad_norm)
+        self.last_lr = self.scheduler.get_last_lr()[0]  # the rate this step used
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -175,7 +197,7 @@ class Trainer:
         stats = {k: float(v) for k, v in self.window.items()}  # the one host sync per window
         self.window.clear()
         row = {"step": self.step, "loss": stats["loss_sum"] / stats["steps"], **summarize(stats),
-               "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": tokens_per_s,
+               "lr": self.last_lr, "tokens_per_s": tokens_per_s,
                "elapsed_s": self.elapsed}
         if "disc_loss" in row:
             row["disc_loss_ratio"] = row["disc_loss"] / max(row["disc_baseline_loss"], 1e-12)
@@ -207,6 +229,7 @@ class Trainer:
     # ----------------------------------------------------------------- outputs
 
     def save(self) -> None:
+        self.saved_step = self.step
         checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), self.state_dict(),
                                    self.cfg.keep_checkpoints, self.tokenizer_dir)
 

@@ -110,3 +110,25 @@ def test_a_new_run_does_not_overwrite_an_old_one(prepared, tmp_path):
     with pytest.raises(ElectraError, match="--resume"):
         run_pretraining(job("electra", 5), prepared, run, progress=False)
     assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_resume_drops_a_torn_metrics_line(prepared, tmp_path):
+    torch.set_num_threads(1)
+    run = run_pretraining(job("electra", 10, save_every=10), prepared, tmp_path / "run", progress=False)
+    with open(run / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 15, "lo')  # the process died mid-write
+    run_pretraining(job("electra", 15, save_every=10), prepared, run, resume=True, progress=False)
+    assert [r["step"] for r in metrics(run)] == [5, 10, 15]
+
+
+def test_resume_with_another_model_config_names_the_mismatch(prepared, tmp_path):
+    import dataclasses
+
+    from electra.errors import ElectraError
+
+    torch.set_num_threads(1)
+    run = run_pretraining(job("electra", 5, save_every=5), prepared, tmp_path / "run", progress=False)
+    other = job("electra", 10)
+    other = dataclasses.replace(other, model=dataclasses.replace(other.model, num_hidden_layers=3))
+    with pytest.raises(ElectraError, match="does not fit this model"):
+        run_pretraining(other, prepared, run, resume=True, progress=False)
