@@ -27,7 +27,6 @@ from electra.data.prepare import prepare
 from electra.errors import ElectraError
 from electra.objectives import ElectraObjective
 from electra.pretrain import PretrainJob, run_pretraining
-from electra.tokenizer import load_tokenizer
 from electra.validate import Pair, load_pair
 
 ASSETS = Path(__file__).parent / "assets"
@@ -80,7 +79,7 @@ def _run(workdir: Path, minutes: float, sentence: str | None) -> None:
 
 
 def show_detections(shipped: Pair, live: Pair, sentence: str, seed: int = 3) -> None:
-    tokenizer = load_tokenizer(shipped.folder / "discriminator")
+    tokenizer = shipped.tokenizer
     encoding = tokenizer.encode(sentence)
     ids = torch.tensor([encoding.ids])
     batch = PretrainBatch(input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=torch.zeros_like(ids))

@@ -188,7 +188,7 @@ def build_mlm(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds,
 OBJECTIVES = {"electra": build_electra, "mlm": build_mlm}
 
 
-def summarize(stats: dict[str, float]) -> dict[str, float]:
+def summarize(stats: dict[str, float]) -> dict[str, float | None]:
     """Turn summed statistics into the logged metrics (ratios, baseline entropy)."""
 
     def ratio(num: str, den: str) -> float:
@@ -208,4 +208,6 @@ def summarize(stats: dict[str, float]) -> dict[str, float]:
             disc_precision=ratio("true_positives", "predicted_replaced"),
             replaced_share=share,
         )
+        baseline = row["disc_baseline_loss"]
+        row["disc_loss_ratio"] = row["disc_loss"] / baseline if baseline > 0 else None  # None: nothing replaced
     return row

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
+from tokenizers import Tokenizer
 
 from electra.config import ObjectiveConfig, PrepareConfig
 from electra.data.loader import PretrainData, batch_from_ids, load_meta
@@ -36,10 +37,8 @@ class Pair:
     folder: Path
     recipe: ObjectiveConfig
     max_seq_len: int
-
-    @property
-    def special(self) -> SpecialIds:
-        return special_ids(load_tokenizer(self.folder / "discriminator"))
+    tokenizer: Tokenizer
+    special: SpecialIds
 
 
 def load_pair(folder: Path) -> Pair:
@@ -62,7 +61,8 @@ def load_pair(folder: Path) -> Pair:
             max_seq_len = int(run.get("max_seq_len", max_seq_len))
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ElectraError(f"{run_file}: not a valid run description ({exc})") from exc
-    return Pair(generator, discriminator, folder, recipe, max_seq_len)
+    tokenizer = load_tokenizer(folder / "discriminator")
+    return Pair(generator, discriminator, folder, recipe, max_seq_len, tokenizer, special_ids(tokenizer))
 
 
 def prepared_folder(data: list[Path], pair: Pair, workdir: Path) -> Path:
@@ -98,7 +98,9 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
     scores, labels = [], []
     # evenly spaced over the whole set, so that every input file is represented
     indices = np.unique(np.linspace(0, len(data) - 1, min(len(data), max_examples)).round().astype(np.int64))
-    n = len(indices) if len(data) else 0
+    n = len(indices)
+    if n == 0:
+        raise ElectraError(f"{data_dir}: no examples to validate on")
     for start in range(0, n, batch_size):
         batch = batch_from_ids(data.rows(indices[start:start + batch_size]), special.pad, special.sep).to(device)
         out = objective.run(batch, rng)
@@ -107,8 +109,6 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
         real = batch.attention_mask.bool()
         scores.append(out.disc_logits[real].float().cpu().numpy())
         labels.append(out.labels[real].cpu().numpy())
-    if n == 0:
-        raise ElectraError(f"{data_dir}: no examples to validate on")
     return report(totals, np.concatenate(scores), np.concatenate(labels), n)
 
 
@@ -122,7 +122,7 @@ def report(totals: dict[str, float], scores: np.ndarray, labels: np.ndarray, exa
         "gen_acc": row["gen_acc"],
         "disc_loss": row["disc_loss"],
         "baseline_loss": row["disc_baseline_loss"],
-        "disc_loss_ratio": row["disc_loss"] / row["disc_baseline_loss"] if row["disc_baseline_loss"] else None,
+        "disc_loss_ratio": row["disc_loss_ratio"],
         "disc_auc": auc,
         "disc_precision": row["disc_precision"],
         "disc_recall": row["disc_recall"],

@@ -199,8 +199,7 @@ class Trainer:
         row = {"step": self.step, "loss": stats["loss_sum"] / stats["steps"], **summarize(stats),
                "lr": self.last_lr, "tokens_per_s": tokens_per_s,
                "elapsed_s": self.elapsed}
-        if "disc_loss" in row:
-            row["disc_loss_ratio"] = row["disc_loss"] / max(row["disc_baseline_loss"], 1e-12)
+        if row.get("disc_loss_ratio") is not None:
             self._warn_plateau(row)
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
