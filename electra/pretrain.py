@@ -16,7 +16,8 @@ import torch
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError
-from electra.model.io import load_weights, write_json
+from electra.files import write_json
+from electra.model.io import load_weights
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds

@@ -22,7 +22,6 @@ Pipeline (each step streams, so peak memory does not grow with the corpus):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -36,6 +35,7 @@ from electra.config import PrepareConfig
 from electra.data.packing import Document, ExampleBuilder
 from electra.data.text import TextStats, iter_documents, iter_lines, resolve_inputs, total_bytes
 from electra.errors import ElectraError
+from electra.files import write_json
 from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_wordpiece
 
 META_SCHEMA_VERSION = 1
@@ -110,7 +110,7 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
         "inputs": [{"file": f.file, "sha256": f.sha256, "lines": f.lines} for f in text_stats.files],
         "config": dataclasses.asdict(cfg),
     }
-    _write_json_atomic(out / META_FILE, meta)
+    write_json(out / META_FILE, meta)
     return meta
 
 
@@ -220,9 +220,3 @@ def _remove_stale_shards(out: Path, keep: int) -> None:
     for path in out.glob("shard-*.npy"):
         if path.name not in current:
             path.unlink()
-
-
-def _write_json_atomic(path: Path, body: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

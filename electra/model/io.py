@@ -19,6 +19,7 @@ from torch import nn
 
 from electra.config import ModelConfig
 from electra.errors import ElectraError
+from electra.files import write_json
 
 ARCHITECTURES = {"Discriminator": "ElectraForPreTraining", "Generator": "ElectraForMaskedLM"}
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -91,10 +92,3 @@ def load_network(cls: type[nn.Module], folder: Path) -> nn.Module:
     module = cls(cfg)
     load_weights(module, folder)
     return module
-
-
-def write_json(path: Path, body: dict) -> None:
-    """Write JSON through a temporary file and an atomic rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from electra.errors import ElectraError
-from electra.model.io import WeightsMismatch, load_weights, save_network, write_json
+from electra.files import write_json
+from electra.model.io import WeightsMismatch, load_weights, save_network
 
 PREFIX = "step-"
 

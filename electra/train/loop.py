@@ -10,7 +10,6 @@ exactly where the interrupted one was.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -24,6 +23,7 @@ from tqdm import tqdm
 from electra.config import TrainConfig
 from electra.data.loader import BatchStream
 from electra.errors import ElectraError
+from electra.files import write_text_atomic
 from electra.model.io import save_network
 from electra.objectives import summarize
 from electra.train import checkpoint
@@ -127,9 +127,7 @@ class Trainer:
             return
         kept = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
                 if _row_step(line) is not None and _row_step(line) <= self.step]  # a torn last line is dropped
-        tmp = self.metrics_path.with_name(self.metrics_path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, self.metrics_path)
+        write_text_atomic(self.metrics_path, "".join(line + "\n" for line in kept))
 
     # ----------------------------------------------------------------- loop
 
