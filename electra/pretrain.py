@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
-from electra.data.loader import BatchStream, PretrainData, load_meta
+from electra.data.loader import BatchStream, PretrainData
 from electra.errors import ElectraError
 from electra.files import write_json
 from electra.model.io import load_weights
@@ -72,12 +72,11 @@ def describe(job: PretrainJob, max_seq_len: int = 128) -> dict:
     return report
 
 
-def data_job(job: PretrainJob, data_dir: Path) -> tuple[PretrainJob, dict]:
-    """Fit ``job`` to the prepared data: the vocabulary size comes from its tokenizer."""
-    meta = load_meta(data_dir)
+def data_job(job: PretrainJob, meta: dict) -> PretrainJob:
+    """Fit ``job`` to the prepared data (its ``meta``): the vocabulary size comes from its tokenizer."""
     model = dataclasses.replace(job.model, vocab_size=int(meta["vocab_size"]),
                                 pad_token_id=int(meta["special_ids"]["pad"]))
-    return dataclasses.replace(job, model=model), meta
+    return dataclasses.replace(job, model=model)
 
 
 def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
@@ -98,7 +97,9 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     ``resume`` continues from the newest good checkpoint under ``out``; otherwise ``init``
     (optional) gives starting weights.
     """
-    job, meta = data_job(job, data_dir)
+    data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
+    meta = data.meta
+    job = data_job(job, meta)
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))
     if init is not None:
@@ -108,7 +109,7 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
         print(f"warning: train.warmup_steps ({job.train.warmup_steps}) >= train.max_steps ({job.train.max_steps}): "
               f"the learning rate never reaches its peak {job.train.lr} and never decays", file=sys.stderr)
     micro_batch = job.train.batch_size // job.train.grad_accum
-    stream = BatchStream(PretrainData(data_dir), micro_batch, seed=job.train.seed)
+    stream = BatchStream(data, micro_batch, seed=job.train.seed)
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
     if not (resume and trainer.resume()):

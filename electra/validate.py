@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from tokenizers import Tokenizer
 
 from electra.config import ObjectiveConfig, PrepareConfig
-from electra.data.loader import PretrainData, batch_from_ids, load_meta
+from electra.data.loader import PretrainData, batch_from_ids
 from electra.data.prepare import prepare
 from electra.errors import ElectraError
 from electra.model.io import load_network
@@ -78,7 +78,8 @@ def prepared_folder(data: list[Path], pair: Pair, workdir: Path) -> Path:
 def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples: int = 4000,
                   seed: int = 0, device: str = "cpu") -> dict:
     """Corrupt held-out examples with the generator and score the discriminator on them."""
-    meta = load_meta(data_dir)
+    data = PretrainData(data_dir)
+    meta = data.meta
     special = pair.special
     if int(meta["vocab_size"]) != pair.discriminator.config.vocab_size:
         raise ElectraError(f"{data_dir}: prepared with a vocabulary of {meta['vocab_size']} ids, "
@@ -91,7 +92,6 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
     device = str(resolve_device(device))
     objective = ElectraObjective(pair.generator, pair.discriminator, pair.recipe, special,
                                  int(meta["max_seq_len"])).to(device).eval()
-    data = PretrainData(data_dir)
     rng = torch.Generator(device=device)
     rng.manual_seed(seed)
     totals: dict[str, float] = {}
