@@ -197,9 +197,11 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print(COMMANDS_HELP, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    help_asked = argv[:1] in (["-h"], ["--help"])
+    if help_asked or not argv or argv[0] not in COMMANDS:
+        unknown_command = bool(argv) and not help_asked
+        print(COMMANDS_HELP, file=sys.stderr if unknown_command else sys.stdout)
+        return 0 if help_asked else 2
     make_parser, run = COMMANDS[argv[0]]
     try:
         parser = make_parser(argv[1:])
