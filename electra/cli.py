@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from electra.config import PRESETS, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
+from electra.config import PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
 from electra.errors import ElectraError
 
 COMMANDS_HELP = """usage: electra <command> [options]
@@ -26,6 +26,9 @@ commands:
   pretrain   pretrain ELECTRA (replaced token detection) or the MLM baseline
   validate   judge a generator + discriminator pair on held-out text
   demo       prepare the built-in corpus, pretrain a tiny ELECTRA live, show detections
+  finetune   fine-tune a discriminator: classification, regression, tagging, extractive QA
+  evaluate   score a fine-tuned model on a labelled file
+  predict    predictions of a fine-tuned model for a file
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -38,18 +41,14 @@ def prepare_parser() -> ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="output folder (meta.json, shards, tokenizer)")
     parser.add_argument("--workers", type=Optional[int], default=None, help="tokenization threads (default: all cores)")
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
-    hints = typing.get_type_hints(PrepareConfig)
-    defaults = PrepareConfig()
-    for field in dataclasses.fields(PrepareConfig):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=hints[field.name],
-                            default=getattr(defaults, field.name), help=_field_doc(PrepareConfig, field.name))
+    add_dataclass_flags(parser, PrepareConfig)
     return parser
 
 
 def run_prepare(ns: Namespace) -> None:
     from electra.data.prepare import prepare
 
-    cfg = PrepareConfig(**{f.name: ns[f.name] for f in dataclasses.fields(PrepareConfig)})
+    cfg = dataclass_from_flags(PrepareConfig, ns)
     meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers)
     print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
 
@@ -167,7 +166,96 @@ def run_demo(ns: Namespace) -> None:
     demo.run(out=ns.out, minutes=ns.minutes, sentence=ns.sentence)
 
 
+# ---------------------------------------------------------------- finetune, evaluate, predict
+
+def finetune_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra finetune", description="Fine-tune a discriminator on a labelled task.")
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="pretraining run, discriminator or shipped-pair folder (electra pretrain's output)")
+    parser.add_argument("--task", type=str, required=True,
+                        help="classification, pair-classification, regression, tagging, qa, or a GLUE name "
+                             "(cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte)")
+    parser.add_argument("--data", type=str, required=True,
+                        help="folder with train/dev/test files, a training file, or a Hugging Face "
+                             "datasets name such as glue/sst2 (needs 'datasets' and the network)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (results.json, seed-N/)")
+    parser.add_argument("--seeds", type=str, default="1", help="comma-separated fine-tuning seeds, e.g. 1,2,3")
+    parser.add_argument("--init", choices=["pretrained", "random"], default="pretrained",
+                        help="'random': same architecture from fresh weights (the no-pretraining baseline)")
+    parser.add_argument("--text-columns", type=Optional[str], default=None,
+                        help="comma-separated text column names (default: sentence / sentence1,sentence2 / ...)")
+    parser.add_argument("--label-column", type=Optional[str], default=None, help="label column name")
+    parser.add_argument("--tagging-scheme", choices=["auto", "span", "token"], default="auto",
+                        help="tagging: score entity spans (BIO/BIOES) or token accuracy; auto detects")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_dataclass_flags(parser, FinetuneConfig)
+    return parser
+
+
+def run_finetune(ns: Namespace) -> None:
+    from electra.finetune.run import FinetuneJob, finetune
+
+    job = FinetuneJob(model=ns.model, task=ns.task, data=ns.data, out=ns.out, seeds=_int_list(ns.seeds, "seeds"),
+                      init=ns.init, settings=dataclass_from_flags(FinetuneConfig, ns),
+                      text_columns=_name_list(ns.text_columns), label_column=ns.label_column,
+                      tagging_scheme=ns.tagging_scheme)
+    results = finetune(job, progress=not ns.no_progress)
+    print(json.dumps({k: results[k] for k in ("task", "init", "seeds", "main_metric", "dev", "test", "best_seed")
+                      if k in results}, indent=2))
+
+
+def model_data_parser(prog: str, description: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model", type=Path, required=True, help="fine-tuning run folder or one of its seed-N folders")
+    parser.add_argument("--data", type=Path, required=True, help="a TSV / CSV / JSONL / CoNLL / SQuAD JSON file")
+    parser.add_argument("--out", type=Optional[Path], default=None, help="write the result here (default: stdout)")
+    parser.add_argument("--device", type=str, default="auto")
+    return parser
+
+
+def run_evaluate(ns: Namespace) -> None:
+    from electra.files import write_json
+    from electra.finetune.run import evaluate_file
+
+    result = evaluate_file(ns.model, ns.data, ns.device)
+    if ns.out is not None:
+        write_json(ns.out, result)
+    print(json.dumps(result, indent=2))
+
+
+def run_predict(ns: Namespace) -> None:
+    from electra.finetune.run import predict_file
+
+    count = predict_file(ns.model, ns.data, ns.out, ns.device)
+    print(f"{count} predictions" + (f" written to {ns.out}" if ns.out else ""), file=sys.stderr)
+
+
+def _int_list(text: str, name: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ElectraError(f"invalid --{name} {text!r}: give comma-separated integers, e.g. 1,2,3") from exc
+
+
+def _name_list(text: str | None) -> tuple[str, ...] | None:
+    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else None
+
+
 # ---------------------------------------------------------------- dispatch
+
+def add_dataclass_flags(parser: ArgumentParser, cls) -> None:
+    """One ``--field-name`` option per dataclass field, typed and documented from the class."""
+    hints = typing.get_type_hints(cls)
+    defaults = cls()
+    for field in dataclasses.fields(cls):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=hints[field.name],
+                            default=getattr(defaults, field.name), help=_field_doc(cls, field.name))
+
+
+def dataclass_from_flags(cls, ns: Namespace):
+    return cls(**{f.name: ns[f.name] for f in dataclasses.fields(cls)})
+
 
 def _field_doc(cls, name: str) -> str | None:
     """The docstring written under a dataclass field (jsonargparse reads them the same way)."""
@@ -192,6 +280,10 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     "pretrain": (lambda argv: pretrain_parser(_preset_name(argv)), run_pretrain),
     "validate": (lambda argv: validate_parser(), run_validate),
     "demo": (lambda argv: demo_parser(), run_demo),
+    "finetune": (lambda argv: finetune_parser(), run_finetune),
+    "evaluate": (lambda argv: model_data_parser("electra evaluate", "Score a fine-tuned model on a labelled file."),
+                 run_evaluate),
+    "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model."), run_predict),
 }
 
 

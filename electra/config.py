@@ -235,6 +235,67 @@ class PrepareConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """Fine-tuning hyperparameters (RECIPE.md, "Fine-tuning"). ``None`` means: the default for
+    the model's size (learning rate, layer decay) or for the task (epochs, sequence length)."""
+
+    lr: float | None = None
+    """Peak learning rate of the head; default 3e-4 / 1e-4 / 5e-5 for Small (and tiny) / Base / Large."""
+    layer_decay: float | None = None
+    """Layer-wise decay: the top layer gets lr x decay, embeddings lr x decay^(L+1); default 0.8 / 0.8 / 0.9."""
+    epochs: float | None = None
+    """Passes over the training set; default 3 (10 for RTE, STS-B and regression, 2 for QA)."""
+    batch_size: int = 32
+    warmup_fraction: float = 0.1
+    """Share of the steps spent in linear warmup; then linear decay to 0."""
+    weight_decay: float = 0.0
+    """AdamW weight decay (never on biases and LayerNorm)."""
+    adam_eps: float = 1e-6
+    clip_grad_norm: float = 1.0
+    """Global gradient-norm clip; 0 disables."""
+    classifier_dropout: float = 0.1
+    """Dropout in the task head."""
+    head: Literal["hf", "reference"] = "hf"
+    """Sentence head: 'hf' = dropout, dense, GELU, dropout, linear (transformers'
+    ElectraClassificationHead, exportable as is); 'reference' = dropout + linear on [CLS]."""
+    max_seq_length: int | None = None
+    """Tokens per input; default 128 (tagging 256, QA 384)."""
+    doc_stride: int = 128
+    """QA: distance in tokens between the starts of overlapping context windows."""
+    max_query_length: int = 64
+    """QA: question tokens kept."""
+    max_answer_length: int = 30
+    """QA: longest answer span in tokens."""
+    n_best: int = 20
+    """QA: start and end candidates searched per window."""
+    eval_batch_size: int = 128
+    max_train_examples: int | None = None
+    """Use only the first N training examples (quick trials)."""
+    device: str = "auto"
+    """'auto' (CUDA when available), 'cpu', 'cuda', ..."""
+
+    def __post_init__(self) -> None:
+        _require(self.lr is None or (self.lr > 0 and math.isfinite(self.lr)), "lr", "must be a positive number")
+        _require(self.layer_decay is None or 0 < self.layer_decay <= 1, "layer_decay", "must be in (0, 1]")
+        _require(self.epochs is None or self.epochs > 0, "epochs", "must be > 0")
+        for name in ("batch_size", "doc_stride", "max_query_length", "max_answer_length", "n_best",
+                     "eval_batch_size"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
+        _require(self.max_seq_length is None or 8 <= self.max_seq_length <= 4096, "max_seq_length",
+                 "must be in [8, 4096]")
+        _require(self.max_train_examples is None or self.max_train_examples > 0, "max_train_examples", "must be > 0")
+        _require(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
+        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        _require(self.adam_eps > 0, "adam_eps", "must be > 0")
+        _require(self.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
+        _require(0 <= self.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
+        _require(self.head in ("hf", "reference"), "head", f"must be 'hf' or 'reference', got {self.head!r}")
+        _require(self.device == "auto" or _is_device(self.device), "device",
+                 f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+
+
+@dataclass
 class Preset:
     """A model size with the pretraining defaults that belong to it."""
 

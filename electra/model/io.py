@@ -38,7 +38,8 @@ def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = N
                  extra_config: dict | None = None) -> None:
     """Write one network as a standalone folder (atomically replaced files)."""
     folder.mkdir(parents=True, exist_ok=True)
-    body = module.config.to_hf_dict(ARCHITECTURES[type(module).__name__])
+    architecture = getattr(module, "architecture", None) or ARCHITECTURES[type(module).__name__]
+    body = module.config.to_hf_dict(architecture)
     body.update(extra_config or {})
     write_json(folder / "config.json", body)
     tmp = folder / "model.safetensors.tmp"
@@ -64,26 +65,43 @@ def read_config(folder: Path) -> dict:
         raise ElectraError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def load_weights(module: nn.Module, folder: Path) -> None:
-    """Load ``model.safetensors`` into ``module``; missing, unexpected or mis-shaped keys are errors."""
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The tensors of ``folder/model.safetensors`` (never a pickle), with clear errors."""
     path = folder / "model.safetensors"
     if not path.is_file():
         raise ElectraError(f"{path}: not found (weights are read from safetensors only)")
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ElectraError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+
+def load_state(module: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    """Load ``state`` into ``module``; missing, unexpected or mis-shaped keys are errors."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise WeightsMismatch(f"{path}: keys do not match the model (missing: {missing[:5]}, "
-                           f"unexpected: {unexpected[:5]})")
+        raise WeightsMismatch(f"{source}: keys do not match the model (missing: {missing[:5]}, "
+                              f"unexpected: {unexpected[:5]})")
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise WeightsMismatch(f"{path}: '{key}' has shape {tuple(tensor.shape)}, "
-                               f"the config says {tuple(expected[key].shape)}")
+            raise WeightsMismatch(f"{source}: '{key}' has shape {tuple(tensor.shape)}, "
+                                  f"the config says {tuple(expected[key].shape)}")
     module.load_state_dict(state)
+
+
+def load_weights(module: nn.Module, folder: Path) -> None:
+    """Load ``model.safetensors`` into ``module`` exactly (every key, every shape)."""
+    load_state(module, read_weights(folder), folder / "model.safetensors")
+
+
+def load_encoder(module: nn.Module, folder: Path) -> None:
+    """Load only the ``electra.*`` encoder tensors of any ELECTRA network folder into ``module``
+    (a task model); the pretraining heads in the file are dropped, the task head is kept."""
+    prefix = "electra."
+    encoder = {k[len(prefix):]: v for k, v in read_weights(folder).items() if k.startswith(prefix)}
+    load_state(module.electra, encoder, folder / "model.safetensors")
 
 
 def load_network(cls: type[nn.Module], folder: Path) -> nn.Module:

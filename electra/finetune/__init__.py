@@ -1,0 +1,1 @@
+"""Fine-tuning the discriminator: tasks, data, heads, training, metrics."""

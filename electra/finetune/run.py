@@ -1,0 +1,249 @@
+"""``electra finetune``, ``evaluate`` and ``predict``: from folders and files to results.
+
+A fine-tuning run writes one model folder per seed (``OUT/seed-N``: the HF-layout config with
+the task's state, ``model.safetensors``, the tokenizer and that seed's ``results.json``) and
+``OUT/results.json`` with the median over seeds of every dev and test score, their spread,
+the per-seed values and which seed did best on dev. ``evaluate`` and ``predict`` accept a seed
+folder or the run folder (they then use the best seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from electra.config import FinetuneConfig, ModelConfig
+from electra.errors import ElectraError
+from electra.files import write_json, write_text_atomic
+from electra.finetune.examples import Split
+from electra.finetune.problems import Problem, make_problem
+from electra.finetune.readers import load_hub_dataset, read_split, split_files
+from electra.finetune.tasks import TaskSpec, resolve_task
+from electra.finetune.train import evaluate, fit, model_outputs
+from electra.model.heads import TaskModel
+from electra.model.io import load_encoder, load_weights, read_config, save_network
+from electra.tokenizer import load_tokenizer, special_ids
+from electra.train.loop import resolve_device
+
+
+@dataclass
+class FinetuneJob:
+    model: Path
+    task: str
+    data: Path | str
+    out: Path
+    seeds: list[int] = field(default_factory=lambda: [1])
+    init: str = "pretrained"
+    """'pretrained' (the model's encoder weights) or 'random' (same architecture, fresh weights)."""
+    settings: FinetuneConfig = field(default_factory=FinetuneConfig)
+    text_columns: tuple[str, ...] | None = None
+    label_column: str | None = None
+    tagging_scheme: str = "auto"
+    """'auto' (detected from the tags), 'span' or 'token'."""
+
+    def __post_init__(self) -> None:
+        if self.init not in ("pretrained", "random"):
+            raise ElectraError(f"invalid --init {self.init!r}: use 'pretrained' or 'random'")
+        if self.tagging_scheme not in ("auto", "span", "token"):
+            raise ElectraError(f"invalid --tagging-scheme {self.tagging_scheme!r}: use auto, span or token")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ElectraError(f"invalid --seeds {self.seeds!r}: give distinct integers, e.g. 1,2,3")
+
+
+# ---------------------------------------------------------------- hyperparameters by size
+
+SIZE_DEFAULTS = {"small": (3e-4, 0.8), "base": (1e-4, 0.8), "large": (5e-5, 0.9)}
+"""Fine-tuning lr and layer decay of the paper (RECIPE.md); tiny models use Small's."""
+
+
+def size_of(cfg: ModelConfig) -> str:
+    """Small (and smaller), Base or Large, by hidden size."""
+    if cfg.hidden_size >= 1024:
+        return "large"
+    return "base" if cfg.hidden_size >= 768 else "small"
+
+
+def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
+    lr, decay = SIZE_DEFAULTS[size_of(cfg)]
+    s = job.settings
+    return {"lr": s.lr or lr, "layer_decay": s.layer_decay or decay, "epochs": s.epochs or spec.epochs,
+            **{k: v for k, v in dataclasses.asdict(s).items() if k not in ("lr", "layer_decay", "epochs")}}
+
+
+# ---------------------------------------------------------------- model folders
+
+def encoder_folder(path: Path) -> Path:
+    """The network folder inside a pretraining run / pair / checkpoint, or the folder itself."""
+    path = Path(path)
+    for candidate in (path, path / "discriminator", path / "mlm"):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ElectraError(f"{path}: no model here (expected config.json + model.safetensors, or a run "
+                       "folder with discriminator/ or mlm/ written by 'electra pretrain')")
+
+
+def finetuned_folder(path: Path) -> Path:
+    """A seed folder, or the best seed's folder of a fine-tuning run."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    results = path / "results.json"
+    if results.is_file():
+        best = json.loads(results.read_text(encoding="utf-8"))["best_seed"]
+        return path / f"seed-{best}"
+    raise ElectraError(f"{path}: not a fine-tuned model (no config.json or results.json)")
+
+
+def load_finetuned(path: Path, device: str = "auto") -> tuple[TaskModel, Problem, Path]:
+    folder = finetuned_folder(path)
+    body = read_config(folder)
+    task = body.get("electra_task")
+    if task is None:
+        raise ElectraError(f"{folder / 'config.json'}: no 'electra_task' entry; this is not a model "
+                           "written by 'electra finetune'")
+    cfg = ModelConfig.from_dict(body, source=str(folder / "config.json"))
+    spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"))
+    settings = FinetuneConfig(**{**task["settings"], "device": device})
+    problem = make_problem(spec, settings, load_tokenizer(folder))
+    problem.load_state(task["state"])
+    model = problem.build_model(cfg)
+    load_weights(model, folder)
+    return model, problem, folder
+
+
+def _tuple(value) -> tuple[str, ...] | None:
+    return tuple(value) if value else None
+
+
+# ---------------------------------------------------------------- data
+
+def load_splits(data: Path | str, spec: TaskSpec) -> dict[str, Split]:
+    """train (labelled, required), dev and test from a folder, a train file, or a hub name."""
+    path = Path(data)
+    if path.exists():
+        splits = {name: read_split(file, spec) for name, file in split_files(path, spec).items()}
+    elif "/" in str(data) and not str(data).startswith((".", "/")):
+        splits = load_hub_dataset(str(data), spec)
+    else:
+        raise ElectraError(f"{data}: no such file or folder")
+    if not splits["train"].labelled:
+        raise ElectraError(f"{splits['train'].path}: the training file has no labels")
+    return splits
+
+
+def read_one(path: Path, spec: TaskSpec) -> Split:
+    if not Path(path).is_file():
+        raise ElectraError(f"{path}: no such file")
+    return read_split(Path(path), spec)
+
+
+# ---------------------------------------------------------------- finetune
+
+def finetune(job: FinetuneJob, progress: bool = True) -> dict:
+    spec = resolve_task(job.task).with_columns(job.text_columns, job.label_column)
+    source = encoder_folder(job.model)
+    cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
+    tokenizer = load_tokenizer(source)
+    splits = load_splits(job.data, spec)
+    if job.settings.max_train_examples:
+        splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
+    problem = make_problem(spec, job.settings, tokenizer, job.tagging_scheme)
+    problem.fit_labels(splits["train"], [s for k, s in splits.items() if k != "train"])
+    hp = hyperparameters(job, cfg, spec)
+    device = resolve_device(job.settings.device)
+    features = {name: problem.featurize(split) for name, split in splits.items()}
+    job.out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in job.seeds:
+        print(f"seed {seed}: {len(splits['train'])} training examples, {hp['epochs']} epochs, "
+              f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}", file=sys.stderr)
+        runs.append(run_seed(job, spec, cfg, source, problem, splits, features, hp, seed, device, progress))
+    results = summarize(job, spec, problem, hp, runs)
+    write_json(job.out / "results.json", results)
+    return results
+
+
+def run_seed(job, spec, cfg, source, problem, splits, features, hp, seed, device, progress) -> dict:
+    torch.manual_seed(seed)  # head (and, with --init random, encoder) initialisation; dropout
+    model = problem.build_model(cfg)
+    if job.init == "pretrained":
+        load_encoder(model, source)
+    model.to(device)
+    pad = special_ids(problem.tokenizer).pad
+    dev = (splits["dev"], features["dev"]) if "dev" in splits and splits["dev"].labelled else None
+    fitted = fit(model, problem, features["train"], dev, job.settings, hp["epochs"], hp["lr"],
+                 hp["layer_decay"], seed, device, pad, progress)
+    scores = {}
+    for name in ("dev", "test"):
+        if name in splits and splits[name].labelled:
+            scores[name] = evaluate(model, problem, splits[name], features[name], job.settings.eval_batch_size,
+                                    device, pad).scores
+    run = {"seed": seed, "best_epoch": fitted.best_epoch, **scores, "history": fitted.history}
+    folder = job.out / f"seed-{seed}"
+    save_network(model, folder, tokenizer_dir=source, extra_config={
+        **problem.hf_config(), "classifier_dropout": job.settings.classifier_dropout,
+        "electra_task": {"name": spec.name, "kind": spec.kind, "text_columns": spec.text_columns,
+                         "label_column": spec.label_column, "state": problem.state(),
+                         "settings": dataclasses.asdict(job.settings)}})
+    write_json(folder / "results.json", run)
+    return run
+
+
+def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs: list[dict]) -> dict:
+    """Medians over seeds (the paper reports medians), the spread and the per-seed values."""
+    main = problem.main_metric()
+    results = {"task": spec.name, "kind": spec.kind, "model": str(job.model), "init": job.init,
+               "seeds": job.seeds, "main_metric": main, "hyperparameters": hp}
+    for name in ("dev", "test"):
+        per_seed = [run[name] for run in runs if name in run]
+        if not per_seed:
+            continue
+        results[name] = {m: statistics.median(s[m] for s in per_seed) for m in per_seed[0]}
+        results[f"{name}_spread"] = {m: {"min": min(s[m] for s in per_seed), "max": max(s[m] for s in per_seed),
+                                         "std": statistics.pstdev(s[m] for s in per_seed)} for m in per_seed[0]}
+    results["per_seed"] = [{k: run[k] for k in ("seed", "best_epoch", "dev", "test") if k in run} for run in runs]
+    ranked = [run for run in runs if "dev" in run] or runs
+    results["best_seed"] = max(ranked, key=lambda run: run.get("dev", {}).get(main, 0.0))["seed"]
+    return results
+
+
+# ---------------------------------------------------------------- evaluate and predict
+
+def evaluate_file(model_path: Path, data: Path, device: str = "auto") -> dict:
+    model, problem, folder = load_finetuned(model_path, device)
+    split = read_one(data, problem.spec)
+    if not split.labelled:
+        raise ElectraError(f"{data}: no labels to evaluate against (use 'electra predict')")
+    problem.check_labels(split)
+    target = resolve_device(device)
+    model.to(target)
+    features = problem.featurize(split)
+    scores = evaluate(model, problem, split, features, problem.settings.eval_batch_size, target,
+                      special_ids(problem.tokenizer).pad).scores
+    return {"model": str(folder), "data": str(data), "examples": len(split), **scores}
+
+
+def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "auto") -> int:
+    model, problem, _ = load_finetuned(model_path, device)
+    split = read_one(data, problem.spec)
+    target = resolve_device(device)
+    model.to(target)
+    features = problem.featurize(split)
+    outputs = model_outputs(model, problem, features, problem.settings.eval_batch_size, target,
+                            special_ids(problem.tokenizer).pad)
+    predictions = problem.predictions(split, features, outputs)
+    if isinstance(predictions, dict):
+        text = json.dumps(predictions, indent=1) + "\n"
+    else:
+        text = "".join(json.dumps(row) + "\n" for row in predictions)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(Path(out), text)
+    return len(split)
