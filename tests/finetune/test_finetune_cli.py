@@ -1,0 +1,124 @@
+"""``electra finetune / evaluate / predict`` end to end on synthetic tasks, and their errors.
+
+The shipped tiny discriminator is fine-tuned for a few dozen steps on tasks that a few words
+decide, so every kind must reach near-perfect dev scores: a broken loss, label mapping,
+sub-word alignment or span search would not.
+"""
+
+import json
+
+import pytest
+
+from electra.cli import main
+from electra.demo import shipped_pair_path
+
+MODEL = str(shipped_pair_path())
+FAST = ["--lr", "1e-3", "--no-progress"]
+
+
+def finetune(tmp_path, name, task, data, *extra):
+    out = tmp_path / name
+    assert main(["finetune", "--model", MODEL, "--task", task, "--data", str(data), "--out", str(out),
+                 *FAST, *extra]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_classification_learns_and_reports_medians_over_seeds(tmp_path, tasks, capsys):
+    out, results = finetune(tmp_path, "sent", "classification", tasks["sentiment"], "--epochs", "8",
+                            "--seeds", "1,2")
+    assert results["dev"]["accuracy"] > 0.9 and results["test"]["accuracy"] > 0.9
+    assert set(results["dev"]) == {"accuracy", "f1", "mcc"}
+    seeds = [run["seed"] for run in results["per_seed"]]
+    assert seeds == [1, 2] and results["best_seed"] in seeds
+    dev = [run["dev"]["accuracy"] for run in results["per_seed"]]
+    assert results["dev"]["accuracy"] == pytest.approx(sum(dev) / 2)  # the median of two
+    assert results["dev_spread"]["accuracy"]["min"] == min(dev)
+    config = json.loads((out / "seed-1" / "config.json").read_text())
+    assert config["architectures"] == ["ElectraForSequenceClassification"]
+    assert config["id2label"] == {"0": "neg", "1": "pos"}
+    assert (out / "seed-1" / "tokenizer.json").is_file() and (out / "seed-2" / "results.json").is_file()
+
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(out), "--data", str(tasks["sentiment"] / "test.tsv")]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    best = results["per_seed"][seeds.index(results["best_seed"])]
+    assert evaluated["accuracy"] == pytest.approx(best["test"]["accuracy"])
+
+    unlabelled = tmp_path / "new.tsv"
+    unlabelled.write_text("sentence\nthe old ship was good\nthe sea was awful and sad\n")
+    predictions = tmp_path / "pred.jsonl"
+    assert main(["predict", "--model", str(out), "--data", str(unlabelled), "--out", str(predictions)]) == 0
+    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert [row["label"] for row in rows] == ["pos", "neg"]
+    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_random_init_is_the_same_architecture_without_pretrained_weights(tmp_path, tasks):
+    out, results = finetune(tmp_path, "rand", "classification", tasks["sentiment"], "--epochs", "1",
+                            "--init", "random", "--max-train-examples", "64")
+    assert results["init"] == "random"
+    pretrained = json.loads((shipped_pair_path() / "discriminator" / "config.json").read_text())
+    config = json.loads((out / "seed-1" / "config.json").read_text())
+    assert config["hidden_size"] == pretrained["hidden_size"]
+
+
+def test_regression(tmp_path, tasks):
+    _, results = finetune(tmp_path, "reg", "regression", tasks["regression"], "--epochs", "10")
+    assert results["dev"]["pearson"] > 0.9 and "spearman" in results["dev"]
+    assert results["main_metric"] == "pearson" and "test" not in results  # no test file
+
+
+def test_tagging_scores_entity_spans_and_predicts_words(tmp_path, tasks):
+    out, results = finetune(tmp_path, "ner", "tagging", tasks["ner"], "--epochs", "3")
+    assert results["main_metric"] == "f1" and results["dev"]["f1"] > 0.9
+    predictions = tmp_path / "ner.jsonl"
+    assert main(["predict", "--model", str(out), "--data", str(tasks["ner"] / "test.conll"),
+                 "--out", str(predictions)]) == 0
+    first = json.loads(predictions.read_text().splitlines()[0])
+    assert len(first["tags"]) == len(first["words"])
+    _, tokens = finetune(tmp_path, "pos", "tagging", tasks["ner"], "--epochs", "1", "--tagging-scheme", "token")
+    assert tokens["main_metric"] == "accuracy" and "f1" not in tokens["dev"]
+
+
+def test_qa_learns_answers_and_the_no_answer_threshold(tmp_path, tasks):
+    out, results = finetune(tmp_path, "qa", "qa", tasks["qa"], "--epochs", "3")
+    assert results["dev"]["f1"] > 0.9 and results["dev"]["no_ans_total"] > 0
+    assert results["test"]["has_ans_f1"] > 0.9 and results["test"]["no_ans_f1"] > 0.9
+    predictions = tmp_path / "qa.json"
+    assert main(["predict", "--model", str(out), "--data", str(tasks["qa"] / "test.json"),
+                 "--out", str(predictions)]) == 0
+    answers = json.loads(predictions.read_text())["answers"]
+    gold = json.loads((tasks["qa"] / "test.json").read_text())["data"][0]["paragraphs"]
+    right = sum(answers[p["qas"][0]["id"]] == (p["qas"][0]["answers"][0]["text"] if p["qas"][0]["answers"] else "")
+                for p in gold)
+    assert right / len(gold) > 0.9
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "sentiment-analysis"], "unknown task 'sentiment-analysis'"),
+    (["--task", "classification", "--text-columns", "review"], "review"),
+    (["--task", "classification", "--seeds", "1,x"], "--seeds"),
+    (["--task", "classification", "--lr", "-1"], "'lr'"),
+    (["--task", "classification", "--model", "/nonexistent/model"], "/nonexistent/model"),
+])
+def test_bad_arguments_are_named(tmp_path, tasks, capsys, args, message):
+    argv = ["finetune", "--model", MODEL, "--data", str(tasks["sentiment"]), "--out", str(tmp_path / "x"), *args]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dev_labels_unknown_to_train_are_named_with_file_and_line(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.tsv").write_text("sentence\tlabel\na\tpos\nb\tneg\n")
+    (data / "dev.tsv").write_text("sentence\tlabel\nc\tpos\nd\tmixed\n")
+    assert main(["finetune", "--model", MODEL, "--task", "classification", "--data", str(data),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "dev.tsv:3" in err and "mixed" in err
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_evaluate_needs_labels_and_a_finetuned_model(tmp_path, tasks, capsys):
+    assert main(["evaluate", "--model", MODEL, "--data", str(tasks["sentiment"] / "dev.tsv")]) == 2
+    assert "not a fine-tuned model" in capsys.readouterr().err
