@@ -122,3 +122,29 @@ def test_dev_labels_unknown_to_train_are_named_with_file_and_line(tmp_path, caps
 def test_evaluate_needs_labels_and_a_finetuned_model(tmp_path, tasks, capsys):
     assert main(["evaluate", "--model", MODEL, "--data", str(tasks["sentiment"] / "dev.tsv")]) == 2
     assert "not a fine-tuned model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("objective, part", [("electra", "discriminator"), ("mlm", "mlm")])
+def test_finetunes_from_a_pretraining_run_folder(tmp_path, prepared, tasks, objective, part):
+    """Any run written by 'electra pretrain' works: its encoder is loaded, the pretraining head dropped."""
+    from safetensors.torch import load_file
+
+    from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
+    from electra.pretrain import PretrainJob, run_pretraining
+
+    model = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    train = TrainConfig(batch_size=8, max_steps=2, warmup_steps=1, device="cpu", save_every=2)
+    run = run_pretraining(PretrainJob(objective, model, ObjectiveConfig(generator_fraction=0.5), train),
+                          prepared, tmp_path / "run", progress=False)
+    # the prepared fixture's vocabulary differs from the synthetic task's words: that is fine, it
+    # only has to tokenize them
+    out = tmp_path / "ft"
+    assert main(["finetune", "--model", str(run), "--task", "classification", "--data", str(tasks["sentiment"]),
+                 "--out", str(out), "--epochs", "1", "--max-train-examples", "32", "--no-progress"]) == 0
+    encoder = {k: v for k, v in load_file(str(run / part / "model.safetensors")).items() if k.startswith("electra.")}
+    tuned = load_file(str(out / "seed-1" / "model.safetensors"))
+    assert set(encoder) < set(tuned)
+    embeddings = "electra.embeddings.word_embeddings.weight"
+    # one epoch of 32 examples at a small rate: still close to the pretrained weights, far from a fresh init
+    assert (tuned[embeddings] - encoder[embeddings]).abs().max() < 0.05

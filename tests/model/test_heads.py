@@ -1,0 +1,52 @@
+"""Task heads have the exact key layout and outputs of transformers' ELECTRA task classes."""
+
+import pytest
+import torch
+
+from electra.config import ModelConfig
+from electra.model.heads import SequenceClassifier, SpanExtractor, TokenClassifier
+
+SMALL_CFG = dict(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                 num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+
+
+def inputs():
+    torch.manual_seed(0)
+    ids = torch.randint(5, 120, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 8:] = 0
+    types = torch.zeros_like(ids)
+    types[:, 6:] = 1
+    return ids, mask, types
+
+
+@pytest.mark.parametrize("embedding_size", [16, 32])
+@pytest.mark.parametrize("kind", ["sequence", "regression", "token", "qa"])
+def test_heads_match_transformers(kind, embedding_size):
+    transformers = pytest.importorskip("transformers")
+    cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
+    ours, hf_cls, labels = {
+        "sequence": (SequenceClassifier(cfg, 3), transformers.ElectraForSequenceClassification, 3),
+        "regression": (SequenceClassifier(cfg, 1), transformers.ElectraForSequenceClassification, 1),
+        "token": (TokenClassifier(cfg, 5), transformers.ElectraForTokenClassification, 5),
+        "qa": (SpanExtractor(cfg), transformers.ElectraForQuestionAnswering, 2),
+    }[kind]
+    theirs = hf_cls(transformers.ElectraConfig(**cfg.to_hf_dict(ours.architecture), num_labels=labels)).eval()
+    ours.eval()
+    hf_keys = {k for k in theirs.state_dict() if not k.endswith("position_ids")}
+    assert set(ours.state_dict()) == hf_keys
+    theirs.load_state_dict(ours.state_dict(), strict=False)
+    ids, mask, types = inputs()
+    with torch.no_grad():
+        out = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+        got = ours(ids, mask, types)
+    expected = torch.stack([out.start_logits, out.end_logits], -1) if kind == "qa" else out.logits
+    if got.dim() == 3:  # per token: padding positions are not compared
+        got, expected = got[mask.bool()], expected[mask.bool()]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_reference_head_is_dropout_and_one_linear_layer():
+    model = SequenceClassifier(ModelConfig(**SMALL_CFG), 2, form="reference")
+    head_keys = {k for k in model.state_dict() if k.startswith("classifier.")}
+    assert head_keys == {"classifier.out_proj.weight", "classifier.out_proj.bias"}
