@@ -198,13 +198,9 @@ class TrainConfig:
         _require(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr!r}")
         _require(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
         _require(self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be > 0")
-        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         _require(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1/adam_beta2", "must be in [0, 1)")
-        _require(self.adam_eps > 0, "adam_eps", "must be > 0")
-        _require(self.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
         _require(self.dtype in ("fp32", "bf16"), "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
-        _require(self.device == "auto" or _is_device(self.device), "device",
-                 f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        _check_optimizer_fields(self)
 
 
 @dataclass
@@ -286,13 +282,18 @@ class FinetuneConfig:
                  "must be in [8, 4096]")
         _require(self.max_train_examples is None or self.max_train_examples > 0, "max_train_examples", "must be > 0")
         _require(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
-        _require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        _require(self.adam_eps > 0, "adam_eps", "must be > 0")
-        _require(self.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
         _require(0 <= self.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
         _require(self.head in ("hf", "reference"), "head", f"must be 'hf' or 'reference', got {self.head!r}")
-        _require(self.device == "auto" or _is_device(self.device), "device",
-                 f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        _check_optimizer_fields(self)
+
+
+def _check_optimizer_fields(cfg: TrainConfig | FinetuneConfig) -> None:
+    """Checks shared by pretraining and fine-tuning settings."""
+    _require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
+    _require(cfg.adam_eps > 0, "adam_eps", "must be > 0")
+    _require(cfg.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
+    _require(cfg.device == "auto" or _is_device(cfg.device), "device",
+             f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {cfg.device!r}")
 
 
 @dataclass

@@ -10,19 +10,9 @@ SMALL_CFG = dict(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_l
                  num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
 
 
-def inputs():
-    torch.manual_seed(0)
-    ids = torch.randint(5, 120, (2, 12))
-    mask = torch.ones_like(ids)
-    mask[1, 8:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 6:] = 1
-    return ids, mask, types
-
-
 @pytest.mark.parametrize("embedding_size", [16, 32])
 @pytest.mark.parametrize("kind", ["sequence", "regression", "token", "qa"])
-def test_heads_match_transformers(kind, embedding_size):
+def test_heads_match_transformers(kind, embedding_size, hf_inputs):
     transformers = pytest.importorskip("transformers")
     cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
     ours, hf_cls, labels = {
@@ -36,7 +26,7 @@ def test_heads_match_transformers(kind, embedding_size):
     hf_keys = {k for k in theirs.state_dict() if not k.endswith("position_ids")}
     assert set(ours.state_dict()) == hf_keys
     theirs.load_state_dict(ours.state_dict(), strict=False)
-    ids, mask, types = inputs()
+    ids, mask, types = hf_inputs
     with torch.no_grad():
         out = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
         got = ours(ids, mask, types)

@@ -57,16 +57,11 @@ def test_generator_projects_only_requested_positions():
 
 
 @pytest.mark.parametrize("embedding_size", [16, 32])
-def test_matches_transformers_electra_layout_and_outputs(embedding_size):
+def test_matches_transformers_electra_layout_and_outputs(embedding_size, hf_inputs):
     transformers = pytest.importorskip("transformers")
     cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
     hf_cfg = transformers.ElectraConfig(**cfg.to_hf_dict("ElectraForPreTraining"))
-    torch.manual_seed(0)
-    ids = torch.randint(5, 120, (2, 12))
-    mask = torch.ones_like(ids)
-    mask[1, 8:] = 0
-    types = torch.zeros_like(ids)
-    types[:, 6:] = 1
+    ids, mask, types = hf_inputs
     for ours_cls, hf_cls in ((Discriminator, transformers.ElectraForPreTraining),
                              (Generator, transformers.ElectraForMaskedLM)):
         ours = ours_cls(cfg).eval()
