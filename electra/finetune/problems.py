@@ -11,7 +11,8 @@ data (the label set, the tagging scheme, the SQuAD 2.0 no-answer threshold) is i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ NEVER = 1e30
 
 
 @dataclass
-class Problem:
+class Problem(ABC):
     """Base: the task spec, the settings, the tokenizer; subclasses fill in the kind."""
 
     spec: TaskSpec
@@ -62,20 +63,25 @@ class Problem:
     def main_metric(self) -> str:
         return self.spec.main_metric
 
+    @abstractmethod
     def build_model(self, cfg: ModelConfig) -> TaskModel:
-        raise NotImplementedError
+        """The encoder with this kind's head."""
 
+    @abstractmethod
     def featurize(self, split: Split) -> Features:
-        raise NotImplementedError
+        """Model inputs (and targets, for labelled splits) of a split."""
 
+    @abstractmethod
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Training loss of a batch's outputs."""
 
+    @abstractmethod
     def score(self, split: Split, features: Features, outputs: list[np.ndarray], tune: bool) -> dict[str, float]:
-        raise NotImplementedError
+        """Metrics of outputs against the split's labels; ``tune`` lets dev set decision thresholds."""
 
+    @abstractmethod
     def predictions(self, split: Split, features: Features, outputs: list[np.ndarray]):
-        raise NotImplementedError
+        """What ``electra predict`` writes: JSON rows, or one JSON object."""
 
     def hf_config(self) -> dict:
         """``transformers`` config fields of the task head."""

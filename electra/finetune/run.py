@@ -46,6 +46,14 @@ class FinetuneJob:
     label_column: str | None = None
     tagging_scheme: str = "auto"
     """'auto' (detected from the tags), 'span' or 'token'."""
+    token_column: int | None = None
+    """CoNLL: the word column (default 0)."""
+    tag_column: int | None = None
+    """CoNLL: the tag column (default -1, the last)."""
+
+    def spec(self) -> TaskSpec:
+        return resolve_task(self.task).with_columns(self.text_columns, self.label_column, self.token_column,
+                                                    self.tag_column)
 
     def __post_init__(self) -> None:
         if self.init not in ("pretrained", "random"):
@@ -108,7 +116,8 @@ def load_finetuned(path: Path, device: str = "auto") -> tuple[TaskModel, Problem
         raise ElectraError(f"{folder / 'config.json'}: no 'electra_task' entry; this is not a model "
                            "written by 'electra finetune'")
     cfg = ModelConfig.from_dict(body, source=str(folder / "config.json"))
-    spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"))
+    spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"),
+                                                   task.get("token_column"), task.get("tag_column"))
     settings = FinetuneConfig(**{**task["settings"], "device": device})
     problem = make_problem(spec, settings, load_tokenizer(folder))
     problem.load_state(task["state"])
@@ -146,7 +155,7 @@ def read_one(path: Path, spec: TaskSpec) -> Split:
 # ---------------------------------------------------------------- finetune
 
 def finetune(job: FinetuneJob, progress: bool = True) -> dict:
-    spec = resolve_task(job.task).with_columns(job.text_columns, job.label_column)
+    spec = job.spec()
     source = encoder_folder(job.model)
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
     tokenizer = load_tokenizer(source)
@@ -189,7 +198,8 @@ def run_seed(job, spec, cfg, source, problem, splits, features, hp, seed, device
     save_network(model, folder, tokenizer_dir=source, extra_config={
         **problem.hf_config(), "classifier_dropout": job.settings.classifier_dropout,
         "electra_task": {"name": spec.name, "kind": spec.kind, "text_columns": spec.text_columns,
-                         "label_column": spec.label_column, "state": problem.state(),
+                         "label_column": spec.label_column, "token_column": spec.token_column,
+                         "tag_column": spec.tag_column, "state": problem.state(),
                          "settings": dataclasses.asdict(job.settings)}})
     write_json(folder / "results.json", run)
     return run

@@ -54,10 +54,13 @@ class TaskSpec:
     def is_classification(self) -> bool:
         return self.kind in ("classification", "pair-classification")
 
-    def with_columns(self, text_columns: tuple[str, ...] | None, label_column: str | None) -> "TaskSpec":
-        """The spec with user-given column names (None keeps what the spec has)."""
-        return dataclasses.replace(self, text_columns=text_columns or self.text_columns,
-                                   label_column=label_column or self.label_column)
+    def with_columns(self, text_columns: tuple[str, ...] | None = None, label_column: str | None = None,
+                     token_column: int | None = None, tag_column: int | None = None) -> "TaskSpec":
+        """The spec with user-given columns (None keeps what the spec has)."""
+        return dataclasses.replace(
+            self, text_columns=text_columns or self.text_columns, label_column=label_column or self.label_column,
+            token_column=self.token_column if token_column is None else token_column,
+            tag_column=self.tag_column if tag_column is None else tag_column)
 
 
 BINARY = ("0", "1")

@@ -148,3 +148,25 @@ def test_finetunes_from_a_pretraining_run_folder(tmp_path, prepared, tasks, obje
     embeddings = "electra.embeddings.word_embeddings.weight"
     # one epoch of 32 examples at a small rate: still close to the pretrained weights, far from a fresh init
     assert (tuned[embeddings] - encoder[embeddings]).abs().max() < 0.05
+
+
+def test_conll2003_pos_column_is_scored_by_token_accuracy(tmp_path, tasks):
+    """Four CoNLL-2003 columns (word POS chunk NER): --tag-column 1 picks the POS tags."""
+    data = tmp_path / "conll"
+    data.mkdir()
+    pos = {"the": "DT", "a": "DT", "ship": "NN", "sea": "NN", "man": "NN", "day": "NN", "whale": "NN",
+           "boat": "NN", "was": "VBD", "it": "PRP", "long": "JJ", "old": "JJ", "white": "JJ", "in": "IN",
+           "on": "IN", "of": "IN"}
+    import random
+
+    from tests.finetune.conftest import sentence
+    rng = random.Random(3)
+    for name, size in (("train", 200), ("dev", 40)):
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for _ in range(size):
+            lines += [f"{w} {pos[w]} I-NP O" for w in sentence(rng, [])] + [""]
+        (data / f"{name}.txt").write_text("\n".join(lines))
+    out, results = finetune(tmp_path, "pos", "tagging", data, "--epochs", "3", "--tag-column", "1")
+    assert results["main_metric"] == "accuracy" and results["dev"]["accuracy"] > 0.9
+    config = json.loads((out / "seed-1" / "config.json").read_text())
+    assert set(config["label2id"]) == {"DT", "NN", "VBD", "PRP", "JJ", "IN"}
