@@ -138,7 +138,10 @@ def load_splits(data: Path | str, spec: TaskSpec) -> dict[str, Split]:
     if path.exists():
         splits = {name: read_split(file, spec) for name, file in split_files(path, spec).items()}
     elif "/" in str(data) and not str(data).startswith((".", "/")):
-        splits = load_hub_dataset(str(data), spec)
+        try:
+            splits = load_hub_dataset(str(data), spec)
+        except ElectraError as exc:
+            raise ElectraError(f"{data}: no such file or folder, and not a Hugging Face dataset ({exc})") from exc
     else:
         raise ElectraError(f"{data}: no such file or folder")
     if not splits["train"].labelled:
