@@ -20,6 +20,7 @@ from torch import nn
 from electra.config import ModelConfig
 from electra.errors import ElectraError
 from electra.files import write_json
+from electra.hf import check_weights_file, layout_of, to_ours
 
 ARCHITECTURES = {"Discriminator": "ElectraForPreTraining", "Generator": "ElectraForMaskedLM"}
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -66,14 +67,18 @@ def read_config(folder: Path) -> dict:
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """The tensors of ``folder/model.safetensors`` (never a pickle), with clear errors."""
-    path = folder / "model.safetensors"
-    if not path.is_file():
-        raise ElectraError(f"{path}: not found (weights are read from safetensors only)")
+    """The tensors of ``folder/model.safetensors`` (never a pickle) under our key names.
+
+    Folders in the ``transformers`` ELECTRA or BERT layout are read too: their keys are renamed
+    by the layout named in ``config.json`` (:mod:`electra.hf`).
+    """
+    path = check_weights_file(folder)
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ElectraError(f"{path}: not a readable safetensors file ({exc})") from exc
+    config = read_config(folder) if (folder / "config.json").is_file() else {}
+    return to_ours(state, layout_of(config, str(folder / "config.json")))
 
 
 def load_state(module: nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
