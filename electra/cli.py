@@ -29,6 +29,7 @@ commands:
   finetune   fine-tune a discriminator: classification, regression, tagging, extractive QA
   evaluate   score a fine-tuned model on a labelled file
   predict    predictions of a fine-tuned model for a file
+  export     write a model folder that transformers loads (from_pretrained)
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -246,6 +247,25 @@ def _name_list(text: str | None) -> tuple[str, ...] | None:
     return tuple(part.strip() for part in text.split(",") if part.strip()) if text else None
 
 
+# ---------------------------------------------------------------- export
+
+def export_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra export",
+                            description="Write a folder that transformers loads with from_pretrained.")
+    parser.add_argument("src", type=Path, help="pretraining run / model pair / checkpoint, fine-tuning run, or model folder")
+    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--part", choices=["discriminator", "generator"], default="discriminator",
+                        help="which network of a pretraining run")
+    return parser
+
+
+def run_export(ns: Namespace) -> None:
+    from electra.export import export
+
+    folder = export(ns.src, ns.out, ns.part)
+    print(f"exported {folder} -> {ns.out}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------- dispatch
 
 def add_dataclass_flags(parser: ArgumentParser, cls) -> None:
@@ -288,6 +308,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     "evaluate": (lambda argv: model_data_parser("electra evaluate", "Score a fine-tuned model on a labelled file."),
                  run_evaluate),
     "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model."), run_predict),
+    "export": (lambda argv: export_parser(), run_export),
 }
 
 

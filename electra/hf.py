@@ -73,11 +73,19 @@ def layout_of(config: dict, source: str) -> Layout:
     return LAYOUTS[model_type]
 
 
+TIED = ("generator_lm_head.weight", "electra.embeddings.word_embeddings.weight")
+"""The MLM output projection is the token table; ``save_pretrained`` stores it once."""
+
+
 def to_ours(state: dict[str, torch.Tensor], layout: Layout) -> dict[str, torch.Tensor]:
     """Rename their keys to ours; dropped keys go, unknown keys are kept (the caller's strict
-    load names them)."""
+    load names them). A generator head saved without its tied projection gets the token table."""
     renames = layout.renames + layout.aliases
-    return {_rename(key, renames): tensor for key, tensor in state.items() if not layout.drops(key)}
+    ours = {_rename(key, renames): tensor for key, tensor in state.items() if not layout.drops(key)}
+    head, table = TIED
+    if head not in ours and table in ours and any(k.startswith("generator_predictions.") for k in ours):
+        ours[head] = ours[table]
+    return ours
 
 
 def to_theirs(state: dict[str, torch.Tensor], layout: Layout) -> dict[str, torch.Tensor]:

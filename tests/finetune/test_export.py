@@ -1,0 +1,80 @@
+"""``electra export``: pretrained and fine-tuned models load in transformers, same outputs, same ids."""
+
+import json
+
+import pytest
+import torch
+
+from electra.cli import main
+from electra.demo import shipped_pair_path
+from electra.finetune.run import load_finetuned
+from electra.model.io import load_network
+from electra.model.networks import Discriminator, Generator
+from electra.tokenizer import load_tokenizer
+
+transformers = pytest.importorskip("transformers")
+SENTENCES = ["Call me Ishmael.", "It is a truth universally acknowledged, that a single man"]
+
+
+def hf_load(auto_cls, folder):
+    model, info = getattr(transformers, auto_cls).from_pretrained(str(folder), output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    return model.eval()
+
+
+def encode(folder):
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    batch = tokenizer(SENTENCES, return_tensors="pt", padding=True)
+    ours = [e.ids for e in load_tokenizer(folder).encode_batch(SENTENCES)]
+    assert [row[: len(ids)] for row, ids in zip(batch["input_ids"].tolist(), ours)] == ours
+    return batch
+
+
+@pytest.mark.parametrize("part, auto_cls, ours_cls", [("discriminator", "AutoModelForPreTraining", Discriminator),
+                                                      ("generator", "AutoModelForMaskedLM", Generator)])
+def test_pretrained_pair_exports(tmp_path, part, auto_cls, ours_cls):
+    out = tmp_path / part
+    assert main(["export", str(shipped_pair_path()), str(out), "--part", part]) == 0
+    theirs = hf_load(auto_cls, out)
+    ours = load_network(ours_cls, shipped_pair_path() / part).eval()
+    batch = encode(out)
+    with torch.no_grad():
+        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        got = theirs(**batch).logits
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("task, kind, auto_cls", [("sentiment", "classification", "AutoModelForSequenceClassification"),
+                                                  ("regression", "regression", "AutoModelForSequenceClassification"),
+                                                  ("ner", "tagging", "AutoModelForTokenClassification"),
+                                                  ("qa", "qa", "AutoModelForQuestionAnswering")])
+def test_finetuned_models_export(tmp_path, tasks, task, kind, auto_cls):
+    run = tmp_path / "run"
+    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", kind, "--data", str(tasks[task]),
+                 "--out", str(run), "--epochs", "1", "--max-train-examples", "32", "--no-progress"]) == 0
+    out = tmp_path / "hf"
+    assert main(["export", str(run), str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert "electra_task" not in config
+    theirs = hf_load(auto_cls, out)
+    ours, _, _ = load_finetuned(run, "cpu")
+    ours.eval()
+    batch = encode(out)
+    with torch.no_grad():
+        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        out_hf = theirs(**batch)
+    got = torch.stack([out_hf.start_logits, out_hf.end_logits], -1) if kind == "qa" else out_hf.logits
+    if got.dim() == 3:
+        real = batch["attention_mask"].bool()
+        got, expected = got[real], expected[real]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_reference_head_is_not_exported(tmp_path, tasks, capsys):
+    run = tmp_path / "run"
+    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", "classification", "--data",
+                 str(tasks["sentiment"]), "--out", str(run), "--epochs", "1", "--max-train-examples", "32",
+                 "--head", "reference", "--no-progress"]) == 0
+    assert main(["export", str(run), str(tmp_path / "hf")]) == 2
+    assert "--head reference" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""Hugging Face interop: key maps both ways, ELECTRA/BERT folders in, transformers folders out."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from electra.cli import main
+from electra.config import ModelConfig
+from electra.errors import ElectraError
+from electra.hf import BERT, ELECTRA, to_ours, to_theirs
+from electra.model.heads import SequenceClassifier
+from electra.model.io import load_encoder, load_network, read_config
+from electra.model.networks import Discriminator, Generator
+
+transformers = pytest.importorskip("transformers")
+
+CFG = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+           max_position_embeddings=64)
+
+
+def inputs():
+    torch.manual_seed(1)
+    ids = torch.randint(5, 120, (2, 10))
+    mask = torch.ones_like(ids)
+    mask[0, 7:] = 0
+    return ids, mask, torch.zeros_like(ids)
+
+
+def test_bert_key_map_round_trips():
+    bert = transformers.BertForMaskedLM(transformers.BertConfig(**CFG))
+    theirs = {k: v for k, v in bert.state_dict().items() if not BERT.drops(k)}
+    ours = to_ours(theirs, BERT)
+    assert set(ours) == set(Generator(ModelConfig(**CFG, embedding_size=32)).state_dict())
+    assert set(to_theirs(ours, BERT)) == set(theirs)
+    assert to_ours({"bert.embeddings.position_ids": torch.zeros(3)}, BERT) == {}
+    assert to_ours({"embeddings.word_embeddings.weight": torch.zeros(3)}, BERT).keys() == {
+        "electra.embeddings.word_embeddings.weight"}
+    assert to_theirs({"electra.encoder.layer.0.output.dense.bias": torch.zeros(1)}, ELECTRA).keys() == {
+        "electra.encoder.layer.0.output.dense.bias"}
+
+
+@pytest.mark.parametrize("hf_cls, ours_cls", [("BertForMaskedLM", Generator), ("BertModel", None)])
+def test_bert_folders_load_with_identical_hidden_states(tmp_path, hf_cls, ours_cls):
+    torch.manual_seed(0)
+    bert = getattr(transformers, hf_cls)(transformers.BertConfig(**CFG)).eval()
+    bert.save_pretrained(tmp_path)
+    cfg = ModelConfig.from_dict(read_config(tmp_path))
+    model = SequenceClassifier(cfg, 2).eval()
+    load_encoder(model, tmp_path)
+    ids, mask, types = inputs()
+    with torch.no_grad():
+        encoder = bert.bert if hasattr(bert, "bert") else bert
+        expected = encoder(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        got = model.electra(ids, mask, types)
+    torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], atol=1e-5, rtol=1e-5)
+    if ours_cls is not None:  # the MLM head comes along too: logits equal
+        generator = load_network(ours_cls, tmp_path).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(generator(ids, mask, types)[mask.bool()],
+                                       bert(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
+                                       atol=1e-5, rtol=1e-5)
+
+
+def test_electra_folders_from_transformers_load_exactly(tmp_path):
+    torch.manual_seed(0)
+    hf = transformers.ElectraForPreTraining(transformers.ElectraConfig(**CFG, embedding_size=16)).eval()
+    hf.save_pretrained(tmp_path)
+    ours = load_network(Discriminator, tmp_path).eval()
+    ids, mask, types = inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids, mask, types)[mask.bool()],
+                                   hf(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_pickle_only_and_corrupt_checkpoints_are_refused(tmp_path):
+    hf = transformers.ElectraForPreTraining(transformers.ElectraConfig(**CFG))
+    hf.config.save_pretrained(tmp_path)
+    torch.save(hf.state_dict(), tmp_path / "pytorch_model.bin")
+    with pytest.raises(ElectraError, match="pytorch_model.bin"):
+        load_network(Discriminator, tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(ElectraError, match="not a readable safetensors"):
+        load_network(Discriminator, tmp_path)
+    save_file({"electra.embeddings.word_embeddings.weight": torch.zeros(7, 7)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ElectraError, match="missing"):
+        load_network(Discriminator, tmp_path)
+
+
+def test_unsupported_model_types_are_named(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "roberta", **CFG}))
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ElectraError, match="roberta"):
+        load_network(Discriminator, tmp_path)
