@@ -78,3 +78,19 @@ def test_reference_head_is_not_exported(tmp_path, tasks, capsys):
                  "--head", "reference", "--no-progress"]) == 0
     assert main(["export", str(run), str(tmp_path / "hf")]) == 2
     assert "--head reference" in capsys.readouterr().err
+
+
+def test_pipeline_on_the_export_predicts_what_electra_predict_does(tmp_path, tasks):
+    run = tmp_path / "run"
+    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", "classification", "--data",
+                 str(tasks["sentiment"]), "--out", str(run), "--epochs", "2", "--lr", "1e-3", "--no-progress"]) == 0
+    assert main(["export", str(run), str(tmp_path / "hf")]) == 0
+    test_file = tasks["sentiment"] / "test.tsv"
+    assert main(["predict", "--model", str(run), "--data", str(test_file), "--out", str(tmp_path / "p.jsonl")]) == 0
+    ours = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    sentences = [line.split("\t")[0] for line in test_file.read_text().splitlines()[1:]]
+    classify = transformers.pipeline("text-classification", model=str(tmp_path / "hf"), device="cpu")
+    theirs = classify(sentences, batch_size=16)
+    assert [row["label"] for row in ours] == [row["label"] for row in theirs]
+    for mine, hf in zip(ours, theirs):
+        assert mine["probabilities"][hf["label"]] == pytest.approx(hf["score"], abs=1e-4)
