@@ -157,55 +157,79 @@ def read_one(path: Path, spec: TaskSpec) -> Split:
 
 # ---------------------------------------------------------------- finetune
 
-def finetune(job: FinetuneJob, progress: bool = True) -> dict:
+@dataclass
+class Prepared:
+    """Everything a seed's run shares: the task, the source model, the data as features."""
+
+    spec: TaskSpec
+    cfg: ModelConfig
+    source: Path
+    problem: Problem
+    splits: dict[str, Split]
+    features: dict
+    hp: dict
+    device: torch.device
+
+
+def prepare(job: FinetuneJob) -> Prepared:
+    """Read the model's config and tokenizer and the data; learn labels; featurize every split."""
     spec = job.spec()
     source = encoder_folder(job.model)
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
-    tokenizer = load_tokenizer(source)
     splits = load_splits(job.data, spec)
     if job.settings.max_train_examples:
         splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
-    problem = make_problem(spec, job.settings, tokenizer, job.tagging_scheme)
+    problem = make_problem(spec, job.settings, load_tokenizer(source), job.tagging_scheme)
     problem.fit_labels(splits["train"], [s for k, s in splits.items() if k != "train"])
-    hp = hyperparameters(job, cfg, spec)
-    device = resolve_device(job.settings.device)
     features = {name: problem.featurize(split) for name, split in splits.items()}
+    return Prepared(spec, cfg, source, problem, splits, features, hyperparameters(job, cfg, spec),
+                    resolve_device(job.settings.device))
+
+
+def finetune(job: FinetuneJob, progress: bool = True) -> dict:
+    """Fine-tune one model per seed; write each seed's folder and ``OUT/results.json``."""
+    prepared = prepare(job)
     job.out.mkdir(parents=True, exist_ok=True)
+    hp = prepared.hp
     runs = []
     for seed in job.seeds:
-        print(f"seed {seed}: {len(splits['train'])} training examples, {hp['epochs']} epochs, "
+        print(f"seed {seed}: {len(prepared.splits['train'])} training examples, {hp['epochs']} epochs, "
               f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}", file=sys.stderr)
-        runs.append(run_seed(job, spec, cfg, source, problem, splits, features, hp, seed, device, progress))
-    results = summarize(job, spec, problem, hp, runs)
+        runs.append(run_seed(job, prepared, seed, progress))
+    results = summarize(job, prepared.spec, prepared.problem, hp, runs)
     write_json(job.out / "results.json", results)
     return results
 
 
-def run_seed(job, spec, cfg, source, problem, splits, features, hp, seed, device, progress) -> dict:
+def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
+    """Train from the source weights (or fresh ones), keep the best dev epoch, score, save."""
     torch.manual_seed(seed)  # head (and, with --init random, encoder) initialisation; dropout
-    model = problem.build_model(cfg)
+    model = p.problem.build_model(p.cfg)
     if job.init == "pretrained":
-        load_encoder(model, source)
-    model.to(device)
-    pad = special_ids(problem.tokenizer).pad
-    dev = (splits["dev"], features["dev"]) if "dev" in splits and splits["dev"].labelled else None
-    fitted = fit(model, problem, features["train"], dev, job.settings, hp["epochs"], hp["lr"],
-                 hp["layer_decay"], seed, device, pad, progress)
-    scores = {}
-    for name in ("dev", "test"):
-        if name in splits and splits[name].labelled:
-            scores[name] = evaluate(model, problem, splits[name], features[name], job.settings.eval_batch_size,
-                                    device, pad).scores
+        load_encoder(model, p.source)
+    model.to(p.device)
+    pad = special_ids(p.problem.tokenizer).pad
+    dev = (p.splits["dev"], p.features["dev"]) if "dev" in p.splits and p.splits["dev"].labelled else None
+    fitted = fit(model, p.problem, p.features["train"], dev, job.settings, p.hp["epochs"], p.hp["lr"],
+                 p.hp["layer_decay"], seed, p.device, pad, progress)
+    scores = {name: evaluate(model, p.problem, p.splits[name], p.features[name], job.settings.eval_batch_size,
+                             p.device, pad).scores
+              for name in ("dev", "test") if name in p.splits and p.splits[name].labelled}
     run = {"seed": seed, "best_epoch": fitted.best_epoch, **scores, "history": fitted.history}
-    folder = job.out / f"seed-{seed}"
-    save_network(model, folder, tokenizer_dir=source, extra_config={
-        **problem.hf_config(), "classifier_dropout": job.settings.classifier_dropout,
+    save_finetuned(model, job, p, job.out / f"seed-{seed}")
+    write_json(job.out / f"seed-{seed}" / "results.json", run)
+    return run
+
+
+def save_finetuned(model: TaskModel, job: FinetuneJob, p: Prepared, folder: Path) -> None:
+    """The model folder: HF task config (labels) + what ``load_finetuned`` needs to rebuild the task."""
+    spec = p.spec
+    save_network(model, folder, tokenizer_dir=p.source, extra_config={
+        **p.problem.hf_config(), "classifier_dropout": job.settings.classifier_dropout,
         "electra_task": {"name": spec.name, "kind": spec.kind, "text_columns": spec.text_columns,
                          "label_column": spec.label_column, "token_column": spec.token_column,
-                         "tag_column": spec.tag_column, "state": problem.state(),
+                         "tag_column": spec.tag_column, "state": p.problem.state(),
                          "settings": dataclasses.asdict(job.settings)}})
-    write_json(folder / "results.json", run)
-    return run
 
 
 def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs: list[dict]) -> dict:
