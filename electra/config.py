@@ -240,7 +240,7 @@ class FinetuneConfig:
     layer_decay: float | None = None
     """Layer-wise decay: the top layer gets lr x decay, embeddings lr x decay^(L+1); default 0.8 / 0.8 / 0.9."""
     epochs: float | None = None
-    """Passes over the training set; default 3 (10 for RTE, STS-B and regression, 2 for QA)."""
+    """Passes over the training set; default 3 (10 for RTE, STS-B, regression and tagging, 2 for QA)."""
     batch_size: int = 32
     warmup_fraction: float = 0.1
     """Share of the steps spent in linear warmup; then linear decay to 0."""
