@@ -43,8 +43,9 @@ class Layout:
 
 ELECTRA = Layout(
     "electra",
-    renames=(("", ""),),
-    aliases=(),
+    renames=(("electra.", "electra."),),  # heads keep their names too (no rule matches them)
+    aliases=(("embeddings.", "electra.embeddings."), ("embeddings_project.", "electra.embeddings_project."),
+             ("encoder.", "electra.encoder.")),  # a bare ElectraModel
     dropped=("position_ids",),  # a buffer older transformers versions saved
 )
 

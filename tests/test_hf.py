@@ -133,3 +133,40 @@ def test_a_bert_encoder_initialises_an_electra_discriminator(tmp_path):
     bert = load_file(str(folder / "model.safetensors"))
     for key in ("encoder.layer.5.output.dense.weight", "embeddings.word_embeddings.weight"):
         torch.testing.assert_close(trained["electra." + key], bert[key], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("embedding_size", [16, 32])
+@pytest.mark.parametrize("hf_name", ["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
+                                     "ElectraForSequenceClassification", "ElectraForTokenClassification",
+                                     "ElectraForQuestionAnswering"])
+def test_transformers_electra_folders_load_into_ours_with_equal_outputs(tmp_path, hf_name, embedding_size):
+    """HF -> ours for every class, with and without the embedding projection (ours -> HF: test_export)."""
+    from electra.model.heads import SpanExtractor, TokenClassifier
+    from electra.model.io import load_weights
+
+    torch.manual_seed(0)
+    labels = 2 if hf_name == "ElectraForQuestionAnswering" else 3
+    hf_cfg = transformers.ElectraConfig(**CFG, embedding_size=embedding_size, num_labels=labels)
+    theirs = getattr(transformers, hf_name)(hf_cfg).eval()
+    theirs.save_pretrained(tmp_path)
+    cfg = ModelConfig.from_dict(read_config(tmp_path))
+    ours = {"ElectraModel": lambda: SequenceClassifier(cfg, 3), "ElectraForPreTraining": lambda: Discriminator(cfg),
+            "ElectraForMaskedLM": lambda: Generator(cfg), "ElectraForSequenceClassification": lambda: SequenceClassifier(cfg, 3),
+            "ElectraForTokenClassification": lambda: TokenClassifier(cfg, 3),
+            "ElectraForQuestionAnswering": lambda: SpanExtractor(cfg)}[hf_name]().eval()
+    if hf_name == "ElectraModel":
+        load_encoder(ours, tmp_path)
+    else:
+        load_weights(ours, tmp_path)
+    ids, mask, types = inputs()
+    with torch.no_grad():
+        out = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
+        if hf_name == "ElectraModel":
+            got, expected = ours.electra(ids, mask, types), out.last_hidden_state
+        elif hf_name == "ElectraForQuestionAnswering":
+            got, expected = ours(ids, mask, types), torch.stack([out.start_logits, out.end_logits], -1)
+        else:
+            got, expected = ours(ids, mask, types), out.logits
+    if got.dim() >= 2 and got.shape[1] == ids.shape[1]:  # per token: compare real tokens only
+        got, expected = got[mask.bool()], expected[mask.bool()]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
