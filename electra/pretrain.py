@@ -84,8 +84,18 @@ def is_network_folder(init: Path) -> bool:
     return (init / "config.json").is_file()
 
 
+def shape_source(init: Path) -> Path:
+    """The folder whose config gives the shape of a run started from ``init``: the encoder folder
+    itself, or the discriminator (MLM model) of a run / pair / checkpoint."""
+    for folder in (init, init / "discriminator", init / "mlm"):
+        if (folder / "config.json").is_file():
+            return folder
+    raise ElectraError(f"{init}: no model to start from (expected config.json, or discriminator/ or mlm/)")
+
+
 def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
-    """The job with the shape of the encoder in ``init``; its vocabulary must be the data's."""
+    """The job with the shape of the network in ``init``; its vocabulary must be the data's."""
+    init = shape_source(init)
     model = ModelConfig.from_dict(read_config(init), source=str(init / "config.json"))
     if model.vocab_size != int(meta["vocab_size"]):
         raise ElectraError(f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "
@@ -121,7 +131,7 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
     meta = data.meta
     job = data_job(job, meta)
-    if init is not None and is_network_folder(Path(init)):
+    if init is not None:  # the weights define the shapes
         job = encoder_job(job, Path(init), meta)
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))

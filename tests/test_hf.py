@@ -170,3 +170,22 @@ def test_transformers_electra_folders_load_into_ours_with_equal_outputs(tmp_path
     if got.dim() >= 2 and got.shape[1] == ids.shape[1]:  # per token: compare real tokens only
         got, expected = got[mask.bool()], expected[mask.bool()]
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_transformers_generator_discriminator_pair_continues_pretraining(tmp_path):
+    """--init X with X/generator and X/discriminator saved by transformers: both load, shapes adopted."""
+    torch.manual_seed(0)
+    folder = minilm()  # only for its vocabulary (bert-base-uncased ids)
+    pair = tmp_path / "pair"
+    disc = dict(vocab_size=30522, embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=128, max_position_embeddings=64)
+    gen = dict(disc, hidden_size=16, num_attention_heads=1, intermediate_size=32)
+    transformers.ElectraForPreTraining(transformers.ElectraConfig(**disc)).save_pretrained(pair / "discriminator")
+    transformers.ElectraForMaskedLM(transformers.ElectraConfig(**gen)).save_pretrained(pair / "generator")
+    corpus = Path(__file__).parent / "fixtures" / "corpus" / "austen_sample.txt.gz"
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["prepare", str(corpus), "--out", str(data), "--tokenizer", str(folder), "--max-seq-len", "32"]) == 0
+    assert main(["pretrain", "--data", str(data), "--out", str(run), "--init", str(pair), "--max-steps", "1",
+                 "--train.batch_size", "2", "--train.device", "cpu", "--no-progress"]) == 0
+    assert json.loads((run / "generator" / "config.json").read_text())["hidden_size"] == 16
+    assert json.loads((run / "discriminator" / "config.json").read_text())["hidden_size"] == 64

@@ -98,7 +98,7 @@ def test_init_starts_from_saved_weights(prepared, tmp_path):
 def test_init_from_a_folder_without_models_is_an_error(prepared, tmp_path):
     from electra.errors import ElectraError
 
-    with pytest.raises(ElectraError, match="no 'discriminator' folder"):
+    with pytest.raises(ElectraError, match="no model to start from"):
         run_pretraining(job("electra", 2), prepared, tmp_path / "run", progress=False, init=tmp_path)
 
 
