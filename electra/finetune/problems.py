@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,11 @@ class Problem(ABC):
         """``transformers`` config fields of the task head."""
         return {}
 
+    @abstractmethod
+    def baseline(self, train: Split, split: Split) -> tuple[str, dict[str, float]]:
+        """The trivial predictor a model must beat (majority class, train mean, all 'O', always
+        no answer): its description and its scores on ``split``."""
+
     def token_level(self) -> bool:
         """Whether outputs are per token (kept unpadded per input) or per input."""
         return True
@@ -156,6 +162,17 @@ class SentenceProblem(Problem):
                 rows.append({"guid": ex.guid, "label": self.labels[int(np.argmax(out))],
                              "probabilities": dict(zip(self.labels, probs))})
         return rows
+
+    def baseline(self, train, split):
+        if self.regression:
+            mean = float(np.mean([ex.label for ex in train.examples]))
+            gold = [float(ex.label) for ex in split.examples]
+            return f"always {mean:.4g} (train mean)", metrics.regression_metrics(gold, [mean] * len(gold))
+        majority = Counter(ex.label for ex in train.examples).most_common(1)[0][0]
+        ids = {label: i for i, label in enumerate(self.labels)}
+        gold = [ids[ex.label] for ex in split.examples]
+        return (f"always '{majority}' (majority class)",
+                metrics.classification_metrics(gold, [ids[majority]] * len(gold), len(self.labels)))
 
     def hf_config(self) -> dict:
         if self.regression:
@@ -229,6 +246,11 @@ class TaggingProblem(Problem):
         return [{"guid": ex.guid, "words": list(ex.words), "tags": tags}
                 for ex, tags in zip(split.examples, self.word_tags(features, outputs))]
 
+    def baseline(self, train, split):
+        common = Counter(tag for ex in train.examples for tag in ex.tags).most_common(1)[0][0]
+        gold = [list(ex.tags) for ex in split.examples]
+        return f"always '{common}'", metrics.tagging_metrics(gold, [[common] * len(g) for g in gold], self.scheme)
+
     def hf_config(self):
         return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)),
                 "label2id": {label: i for i, label in enumerate(self.labels)}}
@@ -284,6 +306,10 @@ class QaProblem(Problem):
         answers, margins = self.answers(split, features, outputs)
         final = metrics.apply_null_threshold(answers, margins, self.null_threshold)
         return {"answers": final, "null_margins": {k: (v if math.isfinite(v) else None) for k, v in margins.items()}}
+
+    def baseline(self, train, split):
+        golds = {ex.qid: [a.text for a in ex.answers] for ex in split.examples}
+        return "always no answer", metrics.squad_metrics({qid: "" for qid in golds}, golds)
 
     def hf_config(self):
         return {"num_labels": 2}

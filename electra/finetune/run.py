@@ -197,6 +197,7 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
               f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}", file=sys.stderr)
         runs.append(run_seed(job, prepared, seed, progress))
     results = summarize(job, prepared.spec, prepared.problem, hp, runs)
+    results["baseline"] = baselines(prepared)
     write_json(job.out / "results.json", results)
     return results
 
@@ -230,6 +231,15 @@ def save_finetuned(model: TaskModel, job: FinetuneJob, p: Prepared, folder: Path
                          "label_column": spec.label_column, "token_column": spec.token_column,
                          "tag_column": spec.tag_column, "state": p.problem.state(),
                          "settings": dataclasses.asdict(job.settings)}})
+
+
+def baselines(p: Prepared) -> dict:
+    """The trivial predictor's scores on dev and test, for judging the model against it."""
+    out = {}
+    for name in ("dev", "test"):
+        if name in p.splits and p.splits[name].labelled:
+            out["predictor"], out[name] = p.problem.baseline(p.splits["train"], p.splits[name])
+    return out
 
 
 def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs: list[dict]) -> dict:

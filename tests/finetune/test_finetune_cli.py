@@ -28,6 +28,11 @@ def test_classification_learns_and_reports_medians_over_seeds(tmp_path, tasks, c
                             "--seeds", "1,2")
     assert results["dev"]["accuracy"] > 0.9 and results["test"]["accuracy"] > 0.9
     assert set(results["dev"]) == {"accuracy", "f1", "mcc"}
+    labels = [line.split("\t")[1] for line in (tasks["sentiment"] / "dev.tsv").read_text().splitlines()[1:]]
+    train = [line.split("\t")[1] for line in (tasks["sentiment"] / "train.tsv").read_text().splitlines()[1:]]
+    majority = max(set(train), key=train.count)
+    assert results["baseline"]["predictor"] == f"always '{majority}' (majority class)"
+    assert results["baseline"]["dev"]["accuracy"] == pytest.approx(labels.count(majority) / len(labels))
     seeds = [run["seed"] for run in results["per_seed"]]
     assert seeds == [1, 2] and results["best_seed"] in seeds
     dev = [run["dev"]["accuracy"] for run in results["per_seed"]]
@@ -66,11 +71,13 @@ def test_regression(tmp_path, tasks):
     _, results = finetune(tmp_path, "reg", "regression", tasks["regression"], "--epochs", "10")
     assert results["dev"]["pearson"] > 0.9 and "spearman" in results["dev"]
     assert results["main_metric"] == "pearson" and "test" not in results  # no test file
+    assert results["baseline"]["dev"]["pearson"] == 0.0 and "train mean" in results["baseline"]["predictor"]
 
 
 def test_tagging_scores_entity_spans_and_predicts_words(tmp_path, tasks):
     out, results = finetune(tmp_path, "ner", "tagging", tasks["ner"], "--epochs", "3")
     assert results["main_metric"] == "f1" and results["dev"]["f1"] > 0.9
+    assert results["baseline"]["predictor"] == "always 'O'" and results["baseline"]["dev"]["f1"] == 0.0
     predictions = tmp_path / "ner.jsonl"
     assert main(["predict", "--model", str(out), "--data", str(tasks["ner"] / "test.conll"),
                  "--out", str(predictions)]) == 0
@@ -83,6 +90,7 @@ def test_tagging_scores_entity_spans_and_predicts_words(tmp_path, tasks):
 def test_qa_learns_answers_and_the_no_answer_threshold(tmp_path, tasks):
     out, results = finetune(tmp_path, "qa", "qa", tasks["qa"], "--epochs", "3")
     assert results["dev"]["f1"] > 0.9 and results["dev"]["no_ans_total"] > 0
+    assert results["baseline"]["dev"]["f1"] == pytest.approx(results["dev"]["no_ans_total"] / results["dev"]["total"])
     assert results["test"]["has_ans_f1"] > 0.9 and results["test"]["no_ans_f1"] > 0.9
     predictions = tmp_path / "qa.json"
     assert main(["predict", "--model", str(out), "--data", str(tasks["qa"] / "test.json"),
