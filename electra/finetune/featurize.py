@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from tokenizers import Tokenizer
 
+from electra.errors import ElectraError
 from electra.finetune.examples import QaExample, TaggedExample, TextExample
 from electra.tokenizer import SpecialIds
 
@@ -131,7 +132,8 @@ def encode_qa(examples: list[QaExample], tok: Tokenizer, special: SpecialIds, ma
         q_ids = question.ids[:max_query]
         window = max_len - len(q_ids) - 3
         if window < 1:
-            raise ValueError(f"max_seq_length {max_len} leaves no room for the context")
+            raise ElectraError(f"--max-seq-length {max_len} leaves no room for the context after a "
+                               f"{len(q_ids)}-token question; raise it or lower --max-query-length")
         answer = answer_tokens(ex, context.offsets) if with_targets else None
         for start in window_starts(len(context.ids), window, doc_stride):
             end = min(start + window, len(context.ids))
