@@ -193,6 +193,7 @@ def finetune_parser() -> ArgumentParser:
                         help="CoNLL: index of the word column (default 0)")
     parser.add_argument("--tag-column", type=Optional[int], default=None,
                         help="CoNLL: index of the tag column (default -1, the last; CoNLL-2003 POS: 1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier fine-tuning run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_dataclass_flags(parser, FinetuneConfig)
     return parser
@@ -204,7 +205,7 @@ def run_finetune(ns: Namespace) -> None:
     job = FinetuneJob(model=ns.model, task=ns.task, data=ns.data, out=ns.out, seeds=_int_list(ns.seeds, "seeds"),
                       init=ns.init, settings=dataclass_from_flags(FinetuneConfig, ns),
                       text_columns=_name_list(ns.text_columns), label_column=ns.label_column,
-                      tagging_scheme=ns.tagging_scheme, token_column=ns.token_column, tag_column=ns.tag_column)
+                      tagging_scheme=ns.tagging_scheme, overwrite=ns.overwrite, token_column=ns.token_column, tag_column=ns.tag_column)
     results = finetune(job, progress=not ns.no_progress)
     print(json.dumps({k: results[k] for k in ("task", "init", "seeds", "main_metric", "dev", "test", "best_seed")
                       if k in results}, indent=2))

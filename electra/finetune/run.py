@@ -46,6 +46,8 @@ class FinetuneJob:
     label_column: str | None = None
     tagging_scheme: str = "auto"
     """'auto' (detected from the tags), 'span' or 'token'."""
+    overwrite: bool = False
+    """Replace an earlier fine-tuning run in ``out`` (refused otherwise)."""
     token_column: int | None = None
     """CoNLL: the word column (default 0)."""
     tag_column: int | None = None
@@ -188,6 +190,10 @@ def prepare(job: FinetuneJob) -> Prepared:
 
 def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     """Fine-tune one model per seed; write each seed's folder and ``OUT/results.json``."""
+    earlier = [p.name for p in (job.out / "results.json", *job.out.glob("seed-*")) if p.exists()]
+    if earlier and not job.overwrite:
+        raise ElectraError(f"{job.out} already holds a fine-tuning run ({', '.join(sorted(earlier))}); "
+                           "choose another --out or pass --overwrite (nothing was changed)")
     prepared = prepare(job)
     job.out.mkdir(parents=True, exist_ok=True)
     hp = prepared.hp

@@ -58,9 +58,15 @@ def test_classification_learns_and_reports_medians_over_seeds(tmp_path, tasks, c
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0)
 
 
-def test_random_init_is_the_same_architecture_without_pretrained_weights(tmp_path, tasks):
+def test_random_init_is_the_same_architecture_without_pretrained_weights(tmp_path, tasks, capsys):
     out, results = finetune(tmp_path, "rand", "classification", tasks["sentiment"], "--epochs", "1",
                             "--init", "random", "--max-train-examples", "64")
+    before = (out / "results.json").read_bytes()
+    argv = ["finetune", "--model", MODEL, "--task", "classification", "--data", str(tasks["sentiment"]),
+            "--out", str(out), "--epochs", "1", "--max-train-examples", "16", "--no-progress"]
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert (out / "results.json").read_bytes() == before
+    assert main([*argv, "--overwrite"]) == 0 and json.loads((out / "results.json").read_text())["init"] == "pretrained"
     assert results["init"] == "random"
     pretrained = json.loads((shipped_pair_path() / "discriminator" / "config.json").read_text())
     config = json.loads((out / "seed-1" / "config.json").read_text())
