@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,6 +118,9 @@ def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, F
                 best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
                 best_problem_state = problem.state()
             bar.set_postfix({problem.main_metric(): f"{score:.4f}"})
+        if not progress:  # one line per epoch instead of the bar
+            dev_note = f", dev {problem.main_metric()} {row['dev'][problem.main_metric()]:.4f}" if "dev" in row else ""
+            print(f"epoch {epoch}: train loss {row['train_loss']:.4f}{dev_note}", file=sys.stderr)
         result.history.append(row)
     bar.close()
     if best_state is not None:
