@@ -3,8 +3,8 @@
 For each question, every window proposes its ``n_best`` highest start and end positions inside
 the context; a pair is a candidate span when the end is not before the start and the span is
 at most ``max_answer_length`` tokens. A span's score is start logit + end logit; the best over
-all windows wins and its text is cut from the original context by character offsets (so the
-answer keeps the context's case and spacing).
+all windows wins and its text is cut from the original context by character offsets, widened to
+whole words (so the answer keeps the context's case and spacing, and never ends mid-word).
 
 "No answer" scores start[CLS] + end[CLS]; each question's *null margin* is the smallest such
 score over its windows minus the best span's score (BERT's SQuAD 2.0 rule). Whether a margin
@@ -37,13 +37,26 @@ def best_spans(examples: Sequence[QaExample], features: QaFeatures, logits: np.n
                                         n_best, max_answer_length)
         if candidate is not None and (index not in best or candidate[0] > best[index][0]):
             score, (first, last) = candidate
-            best[index] = (score, examples[index].context[first:last])
+            best[index] = (score, whole_words(examples[index].context, first, last))
     answers, margins = {}, {}
     for index, ex in enumerate(examples):
         score, text = best.get(index, (-np.inf, ""))
         answers[ex.qid] = text
         margins[ex.qid] = float(null.get(index, np.inf) - score)
     return answers, margins
+
+
+def whole_words(context: str, first: int, last: int) -> str:
+    """``context[first:last]`` widened to whole whitespace-separated words.
+
+    A span that starts or ends inside a word ("Rum" of "Rumford") is mapped back to the words
+    it touches, as the reference code does by projecting sub-tokens onto the context's words.
+    """
+    while first > 0 and not context[first - 1].isspace():
+        first -= 1
+    while last < len(context) and not context[last].isspace():
+        last += 1
+    return context[first:last].strip()
 
 
 def best_span_in_window(start_logits: np.ndarray, end_logits: np.ndarray,

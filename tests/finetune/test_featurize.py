@@ -100,3 +100,13 @@ def test_collate_pads_inputs_and_token_targets():
     assert batch.input_ids.shape == batch.targets.shape == (2, 5)
     assert batch.attention_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert batch.targets[0, 3:].tolist() == [IGNORE, IGNORE]
+
+
+def test_answers_are_widened_to_whole_words():
+    from electra.finetune.qa import whole_words
+
+    context = "The Rumford medal, in 1849 ."
+    assert whole_words(context, context.index("Rum"), context.index("Rum") + 3) == "Rumford"
+    assert whole_words(context, context.index("med"), context.index("med") + 2) == "medal,"
+    assert whole_words(context, 0, 3) == "The"
+    assert whole_words(context, context.index("1849"), len(context) - 2) == "1849"
