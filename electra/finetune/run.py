@@ -21,6 +21,7 @@ import torch
 from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
+from electra.finetune import metrics
 from electra.finetune.examples import Split
 from electra.finetune.problems import Problem, make_problem
 from electra.finetune.readers import load_hub_dataset, read_split, split_files
@@ -113,10 +114,7 @@ def finetuned_folder(path: Path) -> Path:
 def load_finetuned(path: Path, device: str = "auto") -> tuple[TaskModel, Problem, Path]:
     folder = finetuned_folder(path)
     body = read_config(folder)
-    task = body.get("electra_task")
-    if task is None:
-        raise ElectraError(f"{folder / 'config.json'}: no 'electra_task' entry; this is not a model "
-                           "written by 'electra finetune'")
+    task = body.get("electra_task") or task_from_transformers(body, folder / "config.json")
     cfg = ModelConfig.from_dict(body, source=str(folder / "config.json"))
     spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"),
                                                    task.get("token_column"), task.get("tag_column"))
@@ -126,6 +124,29 @@ def load_finetuned(path: Path, device: str = "auto") -> tuple[TaskModel, Problem
     model = problem.build_model(cfg)
     load_weights(model, folder)
     return model, problem, folder
+
+
+HF_TASK_CLASSES = ("ElectraForSequenceClassification", "ElectraForTokenClassification", "ElectraForQuestionAnswering")
+
+
+def task_from_transformers(body: dict, source: Path) -> dict:
+    """The task entry of a fine-tuned ``transformers`` ELECTRA folder (ours exported, or anyone's):
+    the kind from its class, the labels from ``id2label``. QA models answer unless "no answer"
+    scores higher (threshold 0), since no dev-tuned threshold travels with them."""
+    architecture = (body.get("architectures") or [None])[0]
+    if architecture not in HF_TASK_CLASSES:
+        raise ElectraError(f"{source}: not a fine-tuned model (no 'electra_task' entry, and architecture "
+                           f"{architecture!r} is none of {', '.join(HF_TASK_CLASSES)})")
+    id2label = {int(k): v for k, v in (body.get("id2label") or {}).items()}
+    labels = [id2label.get(i, f"LABEL_{i}") for i in range(int(body.get("num_labels", len(id2label) or 2)))]
+    if architecture == "ElectraForQuestionAnswering":
+        return {"name": "qa", "state": {"with_null": True, "null_threshold": 0.0}, "settings": {}}
+    if architecture == "ElectraForTokenClassification":
+        return {"name": "tagging", "state": {"labels": labels, "scheme": metrics.is_span_scheme(labels)},
+                "settings": {}}
+    if body.get("problem_type") == "regression" or len(labels) == 1:
+        return {"name": "regression", "state": {}, "settings": {}}
+    return {"name": "classification", "state": {"labels": labels}, "settings": {}}
 
 
 def _tuple(value) -> tuple[str, ...] | None:

@@ -94,3 +94,24 @@ def test_pipeline_on_the_export_predicts_what_electra_predict_does(tmp_path, tas
     assert [row["label"] for row in ours] == [row["label"] for row in theirs]
     for mine, hf in zip(ours, theirs):
         assert mine["probabilities"][hf["label"]] == pytest.approx(hf["score"], abs=1e-4)
+    # and the exported folder itself works as a --model of electra predict
+    assert main(["predict", "--model", str(tmp_path / "hf"), "--data", str(test_file), "--out", str(tmp_path / "q.jsonl")]) == 0
+    again = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [row["label"] for row in again] == [row["label"] for row in ours]
+
+
+def test_transformers_task_configs_become_tasks(tmp_path):
+    from electra.errors import ElectraError
+    from electra.finetune.run import task_from_transformers
+
+    def task(**body):
+        return task_from_transformers(body, tmp_path / "config.json")
+
+    tags = task(architectures=["ElectraForTokenClassification"], num_labels=3, id2label={"0": "O", "1": "B-PER", "2": "I-PER"})
+    assert tags["name"] == "tagging" and tags["state"] == {"labels": ["O", "B-PER", "I-PER"], "scheme": "IOB2"}
+    assert task(architectures=["ElectraForSequenceClassification"], num_labels=1)["name"] == "regression"
+    assert task(architectures=["ElectraForSequenceClassification"], num_labels=2,
+                id2label={0: "neg", 1: "pos"})["state"] == {"labels": ["neg", "pos"]}
+    assert task(architectures=["ElectraForQuestionAnswering"])["state"]["null_threshold"] == 0.0
+    with pytest.raises(ElectraError, match="not a fine-tuned model"):
+        task(architectures=["ElectraForPreTraining"])
