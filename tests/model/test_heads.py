@@ -40,3 +40,19 @@ def test_reference_head_is_dropout_and_one_linear_layer():
     model = SequenceClassifier(ModelConfig(**SMALL_CFG), 2, form="reference")
     head_keys = {k for k in model.state_dict() if k.startswith("classifier.")}
     assert head_keys == {"classifier.out_proj.weight", "classifier.out_proj.bias"}
+
+
+@pytest.mark.parametrize("embedding_size", [16, 32])
+def test_encoder_matches_transformers_electra_model(embedding_size, hf_inputs):
+    transformers = pytest.importorskip("transformers")
+    cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
+    ours = SequenceClassifier(cfg, 2).eval()
+    theirs = transformers.ElectraModel(transformers.ElectraConfig(**cfg.to_hf_dict("ElectraModel"))).eval()
+    encoder = {k[len("electra."):]: v for k, v in ours.state_dict().items() if k.startswith("electra.")}
+    assert set(encoder) == {k for k in theirs.state_dict() if not k.endswith("position_ids")}
+    theirs.load_state_dict(encoder, strict=False)
+    ids, mask, types = hf_inputs
+    with torch.no_grad():
+        expected = theirs(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        got = ours.electra(ids, mask, types)
+    torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], atol=1e-5, rtol=1e-5)
