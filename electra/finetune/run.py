@@ -200,10 +200,10 @@ def prepare(job: FinetuneJob) -> Prepared:
     source = encoder_folder(job.model)
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
     splits = load_splits(job.data, spec)
-    if job.settings.max_train_examples:
-        splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
     problem = make_problem(spec, job.settings, load_tokenizer(source), job.tagging_scheme)
     problem.fit_labels(splits["train"], [s for k, s in splits.items() if k != "train"])
+    if job.settings.max_train_examples:  # after the labels: a cut training set keeps the full label set
+        splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
     features = {name: problem.featurize(split) for name, split in splits.items()}
     return Prepared(spec, cfg, source, problem, splits, features, hyperparameters(job, cfg, spec),
                     resolve_device(job.settings.device))

@@ -184,3 +184,13 @@ def test_conll2003_pos_column_is_scored_by_token_accuracy(tmp_path, tasks):
     assert results["main_metric"] == "accuracy" and results["dev"]["accuracy"] > 0.9
     config = json.loads((out / "seed-1" / "config.json").read_text())
     assert set(config["label2id"]) == {"DT", "NN", "VBD", "PRP", "JJ", "IN"}
+
+
+def test_a_cut_training_set_keeps_the_full_label_set(tmp_path):
+    """--max-train-examples is for quick trials: labels still come from the whole training file."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.tsv").write_text("sentence\tlabel\na\tpos\nb\tpos\nc\tneg\nd\tmixed\n")
+    (data / "dev.tsv").write_text("sentence\tlabel\ne\tmixed\nf\tpos\n")
+    out, results = finetune(tmp_path, "cut", "classification", data, "--max-train-examples", "2", "--epochs", "1")
+    assert json.loads((out / "seed-1" / "config.json").read_text())["num_labels"] == 3
