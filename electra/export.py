@@ -16,42 +16,32 @@ tokenizer files ``AutoTokenizer`` reads. What it gives:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-from safetensors.torch import save_file
 
 from electra.errors import ElectraError
 from electra.files import write_json
 from electra.hf import ELECTRA, to_theirs
-from electra.model.io import copy_tokenizer, read_config, read_weights
+from electra.model.io import copy_tokenizer, network_folder, read_config, read_weights, write_weights
 
 OWN_KEYS = ("electra_task", "electra_schema_version")
 """Config entries only this package reads; left out of an export."""
 
 
-def network_folder(src: Path, part: str) -> Path:
+def source_folder(src: Path, part: str) -> Path:
     """The one network folder ``src`` stands for (see the module docstring)."""
     src = Path(src)
-    if (src / "config.json").is_file():
-        return src
-    results = src / "results.json"
-    if results.is_file():  # a fine-tuning run: its best seed
-        from electra.finetune.run import finetuned_folder
+    if not (src / "config.json").is_file() and (src / "results.json").is_file():
+        from electra.finetune.run import finetuned_folder  # a fine-tuning run: its best seed
 
         return finetuned_folder(src)
-    for candidate in (src / part, src / "mlm"):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise ElectraError(f"{src}: nothing to export (expected a model folder, a pretraining run with "
-                       f"{part}/, or a fine-tuning run with results.json)")
+    return network_folder(src, part)
 
 
 def export(src: Path, out: Path, part: str = "discriminator") -> Path:
     """Write ``out`` (config.json, model.safetensors, tokenizer files); return the source folder."""
     if part not in ("discriminator", "generator"):
         raise ElectraError(f"invalid --part {part!r}: use 'discriminator' or 'generator'")
-    folder = network_folder(src, part)
+    folder = source_folder(src, part)
     config = read_config(folder)
     if config.get("electra_task", {}).get("settings", {}).get("head") == "reference":
         raise ElectraError(f"{folder}: fine-tuned with --head reference (dropout + linear), which no "
@@ -61,11 +51,8 @@ def export(src: Path, out: Path, part: str = "discriminator") -> Path:
     state = to_theirs(read_weights(folder), ELECTRA)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "model.safetensors.tmp"
     # fp32, the dtype our models compute in (the shipped pair is stored in fp16 to save space)
-    save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in state.items()},
-              str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / "model.safetensors")
+    write_weights(out, {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in state.items()})
     write_json(out / "config.json", {k: v for k, v in config.items() if k not in OWN_KEYS})
     copy_tokenizer(folder, out)
     return folder

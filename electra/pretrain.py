@@ -17,7 +17,7 @@ from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainCo
 from electra.data.loader import BatchStream, PretrainData
 from electra.errors import ElectraError
 from electra.files import write_json
-from electra.model.io import load_encoder, load_weights, read_config
+from electra.model.io import load_encoder, load_weights, network_folder, read_config
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
@@ -84,18 +84,10 @@ def is_network_folder(init: Path) -> bool:
     return (init / "config.json").is_file()
 
 
-def shape_source(init: Path) -> Path:
-    """The folder whose config gives the shape of a run started from ``init``: the encoder folder
-    itself, or the discriminator (MLM model) of a run / pair / checkpoint."""
-    for folder in (init, init / "discriminator", init / "mlm"):
-        if (folder / "config.json").is_file():
-            return folder
-    raise ElectraError(f"{init}: no model to start from (expected config.json, or discriminator/ or mlm/)")
-
-
 def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
-    """The job with the shape of the network in ``init``; its vocabulary must be the data's."""
-    init = shape_source(init)
+    """The job with the shape of the network in ``init`` (the encoder folder itself, or the
+    discriminator / MLM model of a run, pair or checkpoint); its vocabulary must be the data's."""
+    init = network_folder(init)
     model = ModelConfig.from_dict(read_config(init), source=str(init / "config.json"))
     if model.vocab_size != int(meta["vocab_size"]):
         raise ElectraError(f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "

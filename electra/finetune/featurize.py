@@ -206,10 +206,8 @@ def collate_targets(targets: list | None, indices: list[int], longest: int) -> t
     first = targets[indices[0]]
     if isinstance(first, float):
         return torch.tensor([targets[i] for i in indices], dtype=torch.float32)
-    if isinstance(first, int):
+    if isinstance(first, (int, tuple)):  # class ids (B,) or QA (start, end) pairs (B, 2)
         return torch.tensor([targets[i] for i in indices], dtype=torch.long)
-    if isinstance(first, tuple):
-        return torch.tensor([targets[i] for i in indices], dtype=torch.long)  # (B, 2)
     out = torch.full((len(indices), longest), IGNORE, dtype=torch.long)
     for row, i in enumerate(indices):
         out[row, :len(targets[i])] = torch.tensor(targets[i])

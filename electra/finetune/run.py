@@ -28,7 +28,7 @@ from electra.finetune.readers import load_hub_dataset, read_split, split_files
 from electra.finetune.tasks import TaskSpec, resolve_task
 from electra.finetune.train import evaluate, fit, model_outputs
 from electra.model.heads import TaskModel
-from electra.model.io import load_encoder, load_weights, read_config, save_network
+from electra.model.io import load_encoder, load_weights, network_folder, read_config, save_network
 from electra.tokenizer import load_tokenizer, special_ids
 from electra.train.loop import resolve_device
 
@@ -88,16 +88,6 @@ def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
 
 
 # ---------------------------------------------------------------- model folders
-
-def encoder_folder(path: Path) -> Path:
-    """The network folder inside a pretraining run / pair / checkpoint, or the folder itself."""
-    path = Path(path)
-    for candidate in (path, path / "discriminator", path / "mlm"):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise ElectraError(f"{path}: no model here (expected config.json + model.safetensors, or a run "
-                       "folder with discriminator/ or mlm/ written by 'electra pretrain')")
-
 
 def finetuned_folder(path: Path) -> Path:
     """A seed folder, or the best seed's folder of a fine-tuning run."""
@@ -197,7 +187,7 @@ class Prepared:
 def prepare(job: FinetuneJob) -> Prepared:
     """Read the model's config and tokenizer and the data; learn labels; featurize every split."""
     spec = job.spec()
-    source = encoder_folder(job.model)
+    source = network_folder(job.model)
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
     splits = load_splits(job.data, spec)
     problem = make_problem(spec, job.settings, load_tokenizer(source), job.tagging_scheme)

@@ -43,11 +43,27 @@ def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = N
     body = module.config.to_hf_dict(architecture)
     body.update(extra_config or {})
     write_json(folder / "config.json", body)
-    tmp = folder / "model.safetensors.tmp"
-    save_file(contiguous_state(module), str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, folder / "model.safetensors")
+    write_weights(folder, contiguous_state(module))
     if tokenizer_dir is not None:
         copy_tokenizer(tokenizer_dir, folder)
+
+
+def write_weights(folder: Path, state: dict[str, torch.Tensor]) -> None:
+    """``folder/model.safetensors`` through a temporary file and an atomic rename."""
+    tmp = folder / "model.safetensors.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, folder / "model.safetensors")
+
+
+def network_folder(path: Path, part: str = "discriminator") -> Path:
+    """The one network ``path`` stands for: the folder itself when it holds a ``config.json``,
+    else its ``part`` (a run, pair or checkpoint), else its ``mlm`` network (an MLM run)."""
+    path = Path(path)
+    for candidate in (path, path / part, path / "mlm"):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ElectraError(f"{path}: no model to start from (expected config.json + model.safetensors, or the "
+                       f"{part}/ or mlm/ folder of a run written by 'electra pretrain')")
 
 
 def copy_tokenizer(src: Path, dst: Path) -> None:
