@@ -1,0 +1,90 @@
+"""Model FLOPs of a pretraining step: the one accounting used by budgets, logs and ``electra bench``.
+
+Only matrix products are counted (as in the usual ``6 x parameters x tokens`` rule and in
+``torch.utils.flop_counter``): a product of an (m, k) and a (k, n) matrix costs ``2 m k n``;
+bias adds, LayerNorm, GELU, softmax, dropout and sampling are left out. Training costs three
+times the forward pass (the backward pass forms the gradient of each product's input and of its
+weight, one product each).
+
+Per position of a sequence of length ``T`` (padding included: the work is done there too), an
+encoder of embedding size ``E``, hidden size ``H``, FFN size ``I`` and ``L`` layers costs, forward:
+
+    2·E·H                       embedding projection (only when E != H)
+    L · (8·H² + 4·T·H + 4·H·I)  Q, K, V and output projections, scores and weighted sum, FFN
+
+The heads add, forward:
+
+    discriminator     2·H² + 2·H           at every position
+    generator / MLM   2·H·E + 2·E·V        where the vocabulary is projected: at the selected
+                                           positions only (``vocab_everywhere=False``, this
+                                           project), or at every position (the usual
+                                           ``transformers`` composition)
+
+so a step over ``P`` positions of which ``S`` are selected costs
+``3 · (per_position · P + per_selected · S)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from electra.config import ModelConfig, ObjectiveConfig
+
+
+def encoder_forward(cfg: ModelConfig, seq_len: int) -> float:
+    """Forward FLOPs of the encoder body per position (embedding projection + layers)."""
+    H, I = cfg.hidden_size, cfg.intermediate_size
+    projection = 2 * cfg.embedding_size * H if cfg.embedding_size != H else 0
+    per_layer = 8 * H * H + 4 * seq_len * H + 4 * H * I
+    return projection + cfg.num_hidden_layers * per_layer
+
+
+def discriminator_head_forward(cfg: ModelConfig) -> float:
+    """Dense H -> H, then H -> 1 logit."""
+    return 2 * cfg.hidden_size * cfg.hidden_size + 2 * cfg.hidden_size
+
+
+def generator_head_forward(cfg: ModelConfig) -> float:
+    """Dense H -> E, then the tied vocabulary projection E -> V."""
+    return 2 * cfg.hidden_size * cfg.embedding_size + 2 * cfg.embedding_size * cfg.vocab_size
+
+
+@dataclass(frozen=True)
+class StepFlops:
+    """Training (forward + backward) FLOPs of one objective, split by where the work happens."""
+
+    per_position: float
+    """FLOPs for every position of every sequence (padding included)."""
+    per_selected: float
+    """Extra FLOPs for every position selected for prediction."""
+
+    def total(self, positions: float, selected: float) -> float:
+        return self.per_position * positions + self.per_selected * selected
+
+    def per_token(self, selected_share: float) -> float:
+        """Average FLOPs per position when ``selected_share`` of the positions are selected."""
+        return self.per_position + self.per_selected * selected_share
+
+
+def step_flops(objective: str, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int,
+               vocab_everywhere: bool = False) -> StepFlops:
+    """Training FLOPs of ``objective`` ('electra' or 'mlm') whose discriminator/MLM model is ``model``."""
+    if objective == "electra":
+        generator = model.scaled(recipe.generator_fraction)
+        position = (encoder_forward(model, seq_len) + discriminator_head_forward(model)
+                    + encoder_forward(generator, seq_len))
+        head = generator_head_forward(generator)
+    elif objective == "mlm":
+        position = encoder_forward(model, seq_len)
+        head = generator_head_forward(model)
+    else:
+        raise ValueError(f"unknown objective {objective!r}")
+    if vocab_everywhere:
+        return StepFlops(3.0 * (position + head), 0.0)
+    return StepFlops(3.0 * position, 3.0 * head)
+
+
+def full_row_selected_share(recipe: ObjectiveConfig, seq_len: int) -> float:
+    """Share of positions selected in a sequence with no padding (RECIPE step 1)."""
+    count = max(1, min(recipe.max_predictions(seq_len), round(seq_len * recipe.mask_prob)))
+    return count / seq_len
