@@ -34,7 +34,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from torch import nn
@@ -42,6 +42,7 @@ from torch import nn
 from electra.config import ModelConfig, ObjectiveConfig, TrainConfig, preset
 from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
+from electra.files import write_json
 from electra.flops import full_row_selected_share, step_flops
 from electra.masking import bert_corruption, mask_for_generator, sample_tokens, write_samples
 from electra.objectives import OBJECTIVES, PositionSelector
@@ -60,15 +61,23 @@ class BenchConfig:
     """What to measure."""
 
     preset: str = "small"
+    """Model size: tiny, small, base or large."""
     batch_size: int = 32
+    """Sequences per step."""
     seq_len: int = 128
-    dtype: str = "fp32"
-    objective: str = "electra"
+    """Tokens per sequence (every row full length)."""
+    dtype: Literal["fp32", "bf16"] = "fp32"
+    """fp32, or bf16 autocast (sampling and losses stay fp32 in our step)."""
+    objective: Literal["electra", "mlm"] = "electra"
+    """electra (generator + discriminator) or mlm (BERT-style baseline at discriminator size)."""
     device: str = "auto"
+    """'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'."""
     repeats: int = 10
     """Timed steps per arm (after ``warmup`` untimed ones)."""
     warmup: int = 3
+    """Untimed steps per arm before timing."""
     seed: int = 0
+    """Seeds the weights, the batch, masking and sampling."""
     compile: bool = False
     """Time our step under torch.compile."""
     memory: bool = True
@@ -134,70 +143,71 @@ def hf_config(model: ModelConfig):
 class HfElectra(nn.Module):
     """``ElectraForMaskedLM`` + ``ElectraForPreTraining`` sharing one embeddings module."""
 
-    def __init__(self, model: ModelConfig, recipe: ObjectiveConfig) -> None:
+    def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
         super().__init__()
         from transformers import ElectraForMaskedLM, ElectraForPreTraining
 
         self.recipe = recipe
+        self.selector = PositionSelector(recipe, BERT_SPECIALS, seq_len)
         self.discriminator = ElectraForPreTraining(hf_config(model))
         self.generator = ElectraForMaskedLM(hf_config(model.scaled(recipe.generator_fraction)))
         self.generator.electra.embeddings = self.discriminator.electra.embeddings
         self.generator.generator_lm_head.weight = self.discriminator.electra.embeddings.word_embeddings.weight
 
-    def losses(self, batch: PretrainBatch, selected: torch.Tensor, gen_input: torch.Tensor,
-               rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Generator MLM loss, discriminator BCE and the samples, the way the HF heads compute them."""
+    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """The total loss and its parts the way the HF heads compute them (vocabulary everywhere),
+        with the masking and sampling of this project drawn from ``rng`` in the same order."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
+        selected = self.selector.select(batch, rng)
+        gen_input, _ = mask_for_generator(ids, selected, BERT_SPECIALS.mask, self.recipe.mask_token_prob, rng)
         gen = self.generator(input_ids=gen_input, attention_mask=attn, token_type_ids=types,
                              labels=ids.masked_fill(~selected, -100))
-        targets = ids[selected] if self.recipe.disallow_correct else None
-        samples = sample_tokens(gen.logits[selected], rng, self.recipe.temperature, targets)
+        forbidden = ids[selected] if self.recipe.disallow_correct else None
+        samples = sample_tokens(gen.logits[selected], rng, self.recipe.temperature, forbidden)
         disc_input, labels = write_samples(ids, selected, samples)
         disc = self.discriminator(input_ids=disc_input, attention_mask=attn, token_type_ids=types, labels=labels)
-        return gen.loss, disc.loss, samples
+        loss = self.recipe.gen_weight * gen.loss + self.recipe.disc_weight * disc.loss
+        return {"loss": loss, "mlm_loss": gen.loss, "disc_loss": disc.loss, "samples": samples}
 
 
 class HfMlm(nn.Module):
-    """``ElectraForMaskedLM`` at discriminator size: the usual MLM baseline."""
+    """``ElectraForMaskedLM`` at discriminator size with BERT's 80/10/10: the usual MLM baseline."""
 
-    def __init__(self, model: ModelConfig, recipe: ObjectiveConfig) -> None:
+    def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
         super().__init__()
         from transformers import ElectraForMaskedLM
 
+        self.recipe = recipe
+        self.selector = PositionSelector(recipe, BERT_SPECIALS, seq_len)
         self.mlm = ElectraForMaskedLM(hf_config(model))
 
-    def loss(self, batch: PretrainBatch, selected: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
-        labels = batch.input_ids.masked_fill(~selected, -100)
-        return self.mlm(input_ids=corrupted, attention_mask=batch.attention_mask,
-                        token_type_ids=batch.token_type_ids, labels=labels).loss
+    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        ids = batch.input_ids
+        selected = self.selector.select(batch, rng)
+        corrupted, _ = bert_corruption(ids, selected, BERT_SPECIALS.mask, self.mlm.config.vocab_size, rng)
+        out = self.mlm(input_ids=corrupted, attention_mask=batch.attention_mask,
+                       token_type_ids=batch.token_type_ids, labels=ids.masked_fill(~selected, -100))
+        return {"loss": self.recipe.gen_weight * out.loss, "mlm_loss": out.loss}
+
+
+BASELINES = {"electra": HfElectra, "mlm": HfMlm}
 
 
 class BaselineStep:
-    """One optimizer step of the ``transformers`` composition, with our masking and sampling."""
+    """One optimizer step of the ``transformers`` composition: forward, backward, clip, AdamW."""
 
     def __init__(self, cfg: BenchConfig, batch: PretrainBatch, device: torch.device) -> None:
-        model, recipe = cfg.model(), cfg.recipe()
-        self.cfg, self.recipe, self.device = cfg, recipe, device
-        self.net = (HfElectra if cfg.objective == "electra" else HfMlm)(model, recipe).to(device)
+        self.cfg, self.device = cfg, device
+        self.net = BASELINES[cfg.objective](cfg.model(), cfg.recipe(), cfg.seq_len).to(device)
         self.net.train()
-        self.selector = PositionSelector(recipe, BERT_SPECIALS, cfg.seq_len).to(device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=1e-4, eps=1e-6, weight_decay=0.01)
         self.batch = batch.to(device)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(cfg.seed + 1)
 
     def __call__(self) -> None:
-        batch, rng = self.batch, self.rng
         with autocast(self.cfg.dtype, self.device):
-            selected = self.selector.select(batch, rng)
-            if self.cfg.objective == "electra":
-                gen_input, _ = mask_for_generator(batch.input_ids, selected, BERT_SPECIALS.mask,
-                                                  self.recipe.mask_token_prob, rng)
-                gen_loss, disc_loss, _ = self.net.losses(batch, selected, gen_input, rng)
-                loss = self.recipe.gen_weight * gen_loss + self.recipe.disc_weight * disc_loss
-            else:
-                corrupted, _ = bert_corruption(batch.input_ids, selected, BERT_SPECIALS.mask, 30522, rng)
-                loss = self.net.loss(batch, selected, corrupted)
+            loss = self.net(self.batch, self.rng)["loss"]
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.optimizer.step()
@@ -354,7 +364,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     tokens = cfg.batch_size * cfg.seq_len
     ours_tps, base_tps = tokens / seconds["ours"], tokens / seconds["baseline"]
     return {
-        "device": device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device_name": device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
         **{k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("memory",)},
         "ours_tokens_per_s": ours_tps, "baseline_tokens_per_s": base_tps, "ratio": ours_tps / base_tps,
         "ours_step_s": seconds["ours"], "baseline_step_s": seconds["baseline"],
@@ -376,7 +386,7 @@ def device_name(device: torch.device) -> str:
 def format_report(result: dict) -> str:
     lines = [
         f"electra bench: {result['objective']}, preset {result['preset']}, batch {result['batch_size']} x "
-        f"{result['seq_len']}, {result['dtype']}, {result['device']}, {result['threads']} threads",
+        f"{result['seq_len']}, {result['dtype']}, {result['device_name']}, {result['threads']} threads",
         f"  matmul peak ({result['dtype']}):  {result['peak_gflops']:8.1f} GFLOP/s",
         f"  {'':22}{'tokens/s':>10}{'GFLOP/s':>10}{'MFU':>8}{'FLOP/token':>13}{'peak MiB':>10}",
     ]
@@ -391,8 +401,10 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(cfg: BenchConfig, as_json: bool) -> None:
+def main(cfg: BenchConfig, as_json: bool, out: Path | None = None) -> None:
     result = run_bench(cfg)
     print(format_report(result), file=sys.stderr if as_json else sys.stdout)
+    if out is not None:
+        write_json(out, result)
     if as_json:
         print(json.dumps(result))

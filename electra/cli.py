@@ -30,6 +30,7 @@ commands:
   evaluate   score a fine-tuned model on a labelled file
   predict    predictions of a fine-tuned model for a file
   export     write a model folder that transformers loads (from_pretrained)
+  bench      time our pretraining step against the transformers composition
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -267,13 +268,38 @@ def run_export(ns: Namespace) -> None:
     print(f"exported {folder} -> {ns.out}", file=sys.stderr)
 
 
+# ---------------------------------------------------------------- bench
+
+def bench_parser() -> ArgumentParser:
+    from electra.bench import BenchConfig
+
+    parser = ArgumentParser(prog="electra bench",
+                            description="Time our pretraining step against transformers' ELECTRA classes.")
+    add_dataclass_flags(parser, BenchConfig, exclude=("compile", "memory"))
+    parser.add_argument("--compile", action="store_true", help="time our step under torch.compile")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object (last line)")
+    parser.add_argument("--out", type=Optional[Path], default=None, help="also write the JSON to this file")
+    return parser
+
+
+def run_bench(ns: Namespace) -> None:
+    from electra.bench import BenchConfig, main
+
+    fields = [f.name for f in dataclasses.fields(BenchConfig) if f.name not in ("compile", "memory")]
+    cfg = BenchConfig(**{name: ns[name] for name in fields}, compile=ns.compile, memory=not ns.no_memory)
+    main(cfg, as_json=ns.json, out=ns.out)
+
+
 # ---------------------------------------------------------------- dispatch
 
-def add_dataclass_flags(parser: ArgumentParser, cls) -> None:
+def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
     """One ``--field-name`` option per dataclass field, typed and documented from the class."""
     hints = typing.get_type_hints(cls)
     defaults = cls()
     for field in dataclasses.fields(cls):
+        if field.name in exclude:
+            continue
         parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=hints[field.name],
                             default=getattr(defaults, field.name), help=_field_doc(cls, field.name))
 
@@ -310,6 +336,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
                  run_evaluate),
     "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model."), run_predict),
     "export": (lambda argv: export_parser(), run_export),
+    "bench": (lambda argv: bench_parser(), run_bench),
 }
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from electra.config import ModelConfig
+from electra.model.dropout import Dropout, dropout
 
 
 class Embeddings(nn.Module):
@@ -27,7 +28,7 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.embedding_size)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.embedding_size)
         self.LayerNorm = nn.LayerNorm(cfg.embedding_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -54,14 +55,20 @@ class DenseNormOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(in_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(residual + self.dropout(self.dense(x)))
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention`` with a padding mask."""
+    """Multi-head self-attention with a padding mask.
+
+    Through ``F.scaled_dot_product_attention`` (its fused kernel) whenever no dropout is applied
+    to the attention probabilities, and on GPU. With attention dropout on CPU, PyTorch's SDPA
+    falls back to its unfused math path anyway; there the same math is written out so that the
+    probabilities get the cheaper CPU dropout of ``electra.model.dropout``.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -75,10 +82,23 @@ class Attention(nn.Module):
         # (B, T, H) -> (B, nh, T, hs)
         q, k, v = (proj(x).view(B, T, self.num_heads, -1).transpose(1, 2)
                    for proj in (self.self.query, self.self.key, self.self.value))
-        context = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0)
+        p = self.dropout_p if self.training else 0.0
+        if p > 0.0 and x.device.type == "cpu":
+            context = attention_with_dropout(q, k, v, attn_mask, p)
+        else:
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         context = context.transpose(1, 2).reshape(B, T, H)  # (B, T, H)
         return self.output(context, residual=x)
+
+
+def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+                           p: float) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs) + mask) with dropout, times v: SDPA's math path, spelled out."""
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, nh, T, T)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    probs = torch.softmax(scores, dim=-1)
+    return dropout(probs, p, training=True) @ v
 
 
 class Intermediate(nn.Module):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from electra.config import ModelConfig
+from electra.model.dropout import Dropout
 from electra.model.encoder import ElectraModel, init_weights
 
 
@@ -36,7 +37,7 @@ class ClassificationHead(nn.Module):
     def __init__(self, cfg: ModelConfig, num_labels: int, dropout: float, form: str) -> None:
         super().__init__()
         self.form = form
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         if form == "hf":
             self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.out_proj = nn.Linear(cfg.hidden_size, num_labels)
@@ -84,7 +85,7 @@ class TokenClassifier(TaskModel):
 
     def __init__(self, cfg: ModelConfig, num_labels: int, dropout: float = 0.1) -> None:
         super().__init__(cfg)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.classifier = nn.Linear(cfg.hidden_size, num_labels)
         init_weights(self, cfg.initializer_range)
 
