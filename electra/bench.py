@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
-import resource
 import statistics
 import sys
 import tempfile
@@ -43,9 +42,9 @@ from electra.config import ModelConfig, ObjectiveConfig, TrainConfig, preset
 from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
 from electra.files import write_json
-from electra.flops import full_row_selected_share, step_flops
-from electra.masking import bert_corruption, mask_for_generator, sample_tokens, write_samples
-from electra.objectives import OBJECTIVES, PositionSelector
+from electra.flops import slot_share, step_flops
+from electra.masking import bert_corruption, mask_for_generator, write_samples
+from electra.objectives import OBJECTIVES, PositionSelector, sample_slots
 from electra.tokenizer import SpecialIds
 from electra.train.loop import Trainer, resolve_device
 
@@ -158,13 +157,13 @@ class HfElectra(nn.Module):
         """The total loss and its parts the way the HF heads compute them (vocabulary everywhere),
         with the masking and sampling of this project drawn from ``rng`` in the same order."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selected = self.selector.select(batch, rng)
-        gen_input, _ = mask_for_generator(ids, selected, BERT_SPECIALS.mask, self.recipe.mask_token_prob, rng)
+        selection = self.selector.select(batch, rng)
+        gen_input, _ = mask_for_generator(ids, selection.mask, BERT_SPECIALS.mask, self.recipe.mask_token_prob, rng)
         gen = self.generator(input_ids=gen_input, attention_mask=attn, token_type_ids=types,
-                             labels=ids.masked_fill(~selected, -100))
-        forbidden = ids[selected] if self.recipe.disallow_correct else None
-        samples = sample_tokens(gen.logits[selected], rng, self.recipe.temperature, forbidden)
-        disc_input, labels = write_samples(ids, selected, samples)
+                             labels=ids.masked_fill(~selection.mask, -100))
+        slot_logits = gen.logits.gather(1, selection.index[..., None].expand(-1, -1, gen.logits.shape[-1]))
+        samples = sample_slots(slot_logits, ids.gather(1, selection.index), self.recipe, rng)
+        disc_input, labels = write_samples(ids, selection.index, selection.valid, samples)
         disc = self.discriminator(input_ids=disc_input, attention_mask=attn, token_type_ids=types, labels=labels)
         loss = self.recipe.gen_weight * gen.loss + self.recipe.disc_weight * disc.loss
         return {"loss": loss, "mlm_loss": gen.loss, "disc_loss": disc.loss, "samples": samples}
@@ -183,7 +182,7 @@ class HfMlm(nn.Module):
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         ids = batch.input_ids
-        selected = self.selector.select(batch, rng)
+        selected = self.selector.select(batch, rng).mask
         corrupted, _ = bert_corruption(ids, selected, BERT_SPECIALS.mask, self.mlm.config.vocab_size, rng)
         out = self.mlm(input_ids=corrupted, attention_mask=batch.attention_mask,
                        token_type_ids=batch.token_type_ids, labels=ids.masked_fill(~selected, -100))
@@ -309,24 +308,36 @@ def interleave(arms: dict[str, Callable[[], None]], cfg: BenchConfig, device: to
 # ---------------------------------------------------------------- memory
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (Linux), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
-def _memory_of(arm: str, cfg: BenchConfig) -> float:
-    """Peak resident memory added by two steps of ``arm`` (run in a fresh process)."""
+def _memory_of(arm: str, cfg: BenchConfig) -> float | None:
+    """Peak resident memory added by two steps of ``arm``, in a fresh process.
+
+    The high-water mark is reset once the models are built (``clear_refs``: a process inherits its
+    parent's mark across fork and exec, so ``ru_maxrss`` would report the parent's peak).
+    """
     torch.manual_seed(cfg.seed)
     device = torch.device("cpu")
     batch = synthetic_batch(cfg, torch.Generator().manual_seed(cfg.seed))
     with tempfile.TemporaryDirectory() as tmp:
         step = OurStep(cfg, batch, device, Path(tmp)) if arm == "ours" else BaselineStep(cfg, batch, device)
-        before = _rss_mb()
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            before = _status_mb("VmRSS")
+        except OSError:
+            return None  # not Linux: no resettable high-water mark
         step()
         step()
-        return _rss_mb() - before
+        return _status_mb("VmHWM") - before
 
 
-def peak_memory_mb(arm: str, cfg: BenchConfig, device: torch.device, step: Callable[[], None]) -> float:
+def peak_memory_mb(arm: str, cfg: BenchConfig, device: torch.device, step: Callable[[], None]) -> float | None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -350,7 +361,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     torch.manual_seed(cfg.seed)
     batch = synthetic_batch(cfg, torch.Generator().manual_seed(cfg.seed))
     model, recipe = cfg.model(), cfg.recipe()
-    share = full_row_selected_share(recipe, cfg.seq_len)
+    share = slot_share(recipe, cfg.seq_len)
     ours_flops = step_flops(cfg.objective, model, recipe, cfg.seq_len).per_token(share)
     base_flops = step_flops(cfg.objective, model, recipe, cfg.seq_len, vocab_everywhere=True).per_token(share)
     peak = matmul_peak(cfg.dtype, device)

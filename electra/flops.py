@@ -15,13 +15,15 @@ encoder of embedding size ``E``, hidden size ``H``, FFN size ``I`` and ``L`` lay
 The heads add, forward:
 
     discriminator     2·H² + 2·H           at every position
-    generator / MLM   2·H·E + 2·E·V        where the vocabulary is projected: at the selected
-                                           positions only (``vocab_everywhere=False``, this
-                                           project), or at every position (the usual
-                                           ``transformers`` composition)
+    generator / MLM   2·H·E + 2·E·V        where the vocabulary is projected: at the prediction
+                                           slots only (``vocab_everywhere=False``, this project:
+                                           ``P = min(max_predictions, round(T·mask_prob))`` per
+                                           row, which is the number selected in a full row), or
+                                           at every position (the usual ``transformers``
+                                           composition)
 
-so a step over ``P`` positions of which ``S`` are selected costs
-``3 · (per_position · P + per_selected · S)``.
+so a step over ``N`` positions with ``S`` prediction slots costs
+``3 · (per_position · N + per_selected · S)``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from electra.config import ModelConfig, ObjectiveConfig
+from electra.masking import slots_per_row
 
 
 def encoder_forward(cfg: ModelConfig, seq_len: int) -> float:
@@ -56,14 +59,14 @@ class StepFlops:
     per_position: float
     """FLOPs for every position of every sequence (padding included)."""
     per_selected: float
-    """Extra FLOPs for every position selected for prediction."""
+    """Extra FLOPs for every prediction slot (vocabulary projection and its head)."""
 
-    def total(self, positions: float, selected: float) -> float:
-        return self.per_position * positions + self.per_selected * selected
+    def total(self, positions: float, slots: float) -> float:
+        return self.per_position * positions + self.per_selected * slots
 
-    def per_token(self, selected_share: float) -> float:
-        """Average FLOPs per position when ``selected_share`` of the positions are selected."""
-        return self.per_position + self.per_selected * selected_share
+    def per_token(self, slot_share: float) -> float:
+        """Average FLOPs per position when there are ``slot_share`` prediction slots per position."""
+        return self.per_position + self.per_selected * slot_share
 
 
 def step_flops(objective: str, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int,
@@ -84,7 +87,6 @@ def step_flops(objective: str, model: ModelConfig, recipe: ObjectiveConfig, seq_
     return StepFlops(3.0 * position, 3.0 * head)
 
 
-def full_row_selected_share(recipe: ObjectiveConfig, seq_len: int) -> float:
-    """Share of positions selected in a sequence with no padding (RECIPE step 1)."""
-    count = max(1, min(recipe.max_predictions(seq_len), round(seq_len * recipe.mask_prob)))
-    return count / seq_len
+def slot_share(recipe: ObjectiveConfig, seq_len: int) -> float:
+    """Prediction slots per position in a batch of width ``seq_len`` (= the share selected in a full row)."""
+    return slots_per_row(seq_len, recipe.mask_prob, recipe.max_predictions(seq_len)) / seq_len

@@ -38,6 +38,26 @@ def select_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor, spec
     return torch.zeros_like(candidates).scatter(1, order, rank_taken)
 
 
+def slots_per_row(width: int, mask_prob: float, max_predictions: int) -> int:
+    """The most positions ``selection_counts`` can give a row of ``width`` tokens (at least 1)."""
+    return max(1, min(max_predictions, round(width * mask_prob), width))
+
+
+def prediction_slots(selected: torch.Tensor, slots: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed-shape view of a selection: ``index`` (B, slots) and ``valid`` (B, slots).
+
+    Row b lists its selected positions in increasing order, then unselected ones as filler
+    (``valid`` False). Every row's positions are distinct, so writing through ``index`` never
+    collides. The shape depends only on the batch width, not on the data: the step needs no
+    host-device synchronisation and ``torch.compile`` sees static shapes; and
+    ``x.gather(1, index)[valid]`` equals ``x[selected]``.
+    """
+    T = selected.shape[1]
+    key = torch.arange(T, device=selected.device) + T * (~selected).long()  # selected first, in order
+    index = key.argsort(dim=1)[:, :slots]
+    return index, selected.gather(1, index)
+
+
 def mask_for_generator(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int,
                        mask_token_prob: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """ELECTRA corruption: each selected position becomes [MASK] with ``mask_token_prob``
@@ -86,13 +106,14 @@ def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature:
     return drawn.squeeze(1).clamp_(max=scores.shape[1] - 1)
 
 
-def write_samples(input_ids: torch.Tensor, selected: torch.Tensor,
+def write_samples(input_ids: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
                   samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Write ``samples`` (N,) into every selected position of the original sequence.
+    """Write ``samples`` (B, slots) into the selected positions (``prediction_slots``).
 
     Returns the discriminator's input and its labels (B, T): 1 where the written token differs
-    from the original, 0 elsewhere (a sample equal to the original is "original").
+    from the original, 0 elsewhere (a sample equal to the original is "original"). Filler slots
+    write the original token back.
     """
-    disc_input = input_ids.clone()
-    disc_input[selected] = samples
+    written = torch.where(valid, samples, input_ids.gather(1, index))
+    disc_input = input_ids.scatter(1, index, written)
     return disc_input, (disc_input != input_ids).long()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +18,8 @@ from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
-from electra.masking import (bert_corruption, mask_for_generator, sample_tokens, select_positions,
-                             write_samples)
+from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, sample_tokens,
+                             select_positions, slots_per_row, write_samples)
 from electra.model.networks import Discriminator, Generator, build_pair
 from electra.tokenizer import SpecialIds
 
@@ -33,25 +34,44 @@ class StepOutput:
     """Detached sums and counts; ``summarize`` turns them into the logged metrics."""
 
 
+class Selection(NamedTuple):
+    """The positions chosen for prediction, as a map and as fixed-shape slots (``prediction_slots``)."""
+
+    mask: torch.Tensor  # (B, T) bool
+    index: torch.Tensor  # (B, P) positions, the selected ones first
+    valid: torch.Tensor  # (B, P) bool: the slot holds a selected position
+
+
 @dataclass
 class RtdForward:
-    """Everything one ELECTRA forward pass computes, for losses, validation and the demo."""
+    """Everything one ELECTRA forward pass computes, for losses, validation and the demo.
 
-    selected: torch.Tensor  # (B, T) bool: positions chosen for prediction
+    Per-slot tensors are (B, P): P slots per row, ``valid`` marking those that hold a selected
+    position (the others are filler, computed but never counted).
+    """
+
+    selection: Selection
     masked: torch.Tensor  # (B, T) bool: the selected positions shown to the generator as [MASK]
-    gen_logits: torch.Tensor  # (N, V) at the selected positions, row-major order
-    targets: torch.Tensor  # (N,) original ids at the selected positions
-    samples: torch.Tensor  # (N,) sampled replacements
+    gen_logits: torch.Tensor  # (B, P, V) at the slots
+    targets: torch.Tensor  # (B, P) original ids at the slots
+    samples: torch.Tensor  # (B, P) sampled replacements (written only where valid)
     disc_input: torch.Tensor  # (B, T) original ids with the samples written in
     disc_logits: torch.Tensor  # (B, T)
     labels: torch.Tensor  # (B, T) 1 = replaced
 
+    @property
+    def selected(self) -> torch.Tensor:
+        return self.selection.mask
 
-def mlm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the selected positions, in fp32 (0 when nothing was selected)."""
-    if targets.numel() == 0:
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits.float(), targets)
+
+def mlm_loss(logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the valid slots, in fp32 (0 when nothing was selected).
+
+    ``logits`` (..., V), ``targets`` and ``valid`` (...). No data-dependent branch or shape.
+    """
+    per_slot = F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), reduction="none")
+    weights = valid.flatten().float()
+    return (per_slot * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 def rtd_loss(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -68,16 +88,17 @@ def binary_entropy(p: float) -> float:
     return -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
 
-def _mlm_stats(logits: torch.Tensor, targets: torch.Tensor, masked_rows: torch.Tensor,
+def _mlm_stats(logits: torch.Tensor, targets: torch.Tensor, selection: Selection, masked: torch.Tensor,
                loss: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Generator statistics; accuracy counts only [MASK]ed rows (kept tokens are trivially copied)."""
-    correct = (logits.detach().argmax(dim=1) == targets) & masked_rows
-    n = torch.tensor(float(targets.numel()), device=targets.device)
+    """Generator statistics; accuracy counts only [MASK]ed slots (kept tokens are trivially copied)."""
+    masked_slots = masked.gather(1, selection.index) & selection.valid
+    correct = (logits.detach().argmax(dim=-1) == targets) & masked_slots
+    n = selection.valid.sum().float()
     return {
         "mlm_loss_sum": loss.detach() * n,
         "selected": n,
         "gen_correct": correct.sum().float(),
-        "masked": masked_rows.sum().float(),
+        "masked": masked_slots.sum().float(),
     }
 
 
@@ -92,10 +113,12 @@ class PositionSelector(nn.Module):
         self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
                              persistent=False)
 
-    def select(self, batch: PretrainBatch, rng: torch.Generator) -> torch.Tensor:
-        """Boolean (B, T) map of the positions to predict."""
-        return select_positions(batch.input_ids, batch.attention_mask, self.never_select, self.cfg.mask_prob,
+    def select(self, batch: PretrainBatch, rng: torch.Generator) -> Selection:
+        """The positions to predict, as a (B, T) map and as (B, P) slots."""
+        mask = select_positions(batch.input_ids, batch.attention_mask, self.never_select, self.cfg.mask_prob,
                                 self.max_predictions, rng)
+        slots = slots_per_row(mask.shape[1], self.cfg.mask_prob, self.max_predictions)
+        return Selection(mask, *prediction_slots(mask, slots))
 
 
 class ElectraObjective(PositionSelector):
@@ -114,27 +137,33 @@ class ElectraObjective(PositionSelector):
     def run(self, batch: PretrainBatch, rng: torch.Generator) -> RtdForward:
         """Select, mask, predict, sample, write and detect."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selected = self.select(batch, rng)
-        gen_input, masked = mask_for_generator(ids, selected, self.special.mask, self.cfg.mask_token_prob, rng)
-        gen_logits = self.generator(gen_input, attn, types, positions=selected)  # (N, V)
-        targets = ids[selected]
-        forbidden = targets if self.cfg.disallow_correct else None
-        samples = sample_tokens(gen_logits, rng, self.cfg.temperature, forbidden)
-        disc_input, labels = write_samples(ids, selected, samples)
+        selection = self.select(batch, rng)
+        gen_input, masked = mask_for_generator(ids, selection.mask, self.special.mask, self.cfg.mask_token_prob, rng)
+        gen_logits = self.generator(gen_input, attn, types, positions=selection.index)  # (B, P, V)
+        targets = ids.gather(1, selection.index)  # (B, P)
+        samples = sample_slots(gen_logits, targets, self.cfg, rng)
+        disc_input, labels = write_samples(ids, selection.index, selection.valid, samples)
         disc_logits = self.discriminator(disc_input, attn, types)  # (B, T)
-        return RtdForward(selected, masked, gen_logits, targets, samples, disc_input, disc_logits, labels)
+        return RtdForward(selection, masked, gen_logits, targets, samples, disc_input, disc_logits, labels)
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
         return self.score(self.run(batch, rng), batch.attention_mask)
 
     def score(self, out: RtdForward, attention_mask: torch.Tensor) -> StepOutput:
         """Losses and statistics of one forward pass."""
-        gen_loss = mlm_loss(out.gen_logits, out.targets)
+        gen_loss = mlm_loss(out.gen_logits, out.targets, out.selection.valid)
         disc_loss = rtd_loss(out.disc_logits, out.labels, attention_mask)
         loss = self.cfg.gen_weight * gen_loss + self.cfg.disc_weight * disc_loss
-        stats = _mlm_stats(out.gen_logits, out.targets, out.masked[out.selected], gen_loss)
+        stats = _mlm_stats(out.gen_logits, out.targets, out.selection, out.masked, gen_loss)
         stats.update(rtd_stats(out.disc_logits, out.labels, attention_mask, disc_loss))
         return StepOutput(loss, stats)
+
+
+def sample_slots(gen_logits: torch.Tensor, targets: torch.Tensor, cfg: ObjectiveConfig,
+                 rng: torch.Generator) -> torch.Tensor:
+    """One replacement per slot (B, P) from the generator's logits (B, P, V), in fp32."""
+    forbidden = targets.flatten() if cfg.disallow_correct else None
+    return sample_tokens(gen_logits.flatten(0, 1), rng, cfg.temperature, forbidden).view(targets.shape)
 
 
 def rtd_stats(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
@@ -166,12 +195,12 @@ class MlmObjective(PositionSelector):
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selected = self.select(batch, rng)
-        corrupted, masked = bert_corruption(ids, selected, self.special.mask, self.mlm.config.vocab_size, rng)
-        logits = self.mlm(corrupted, attn, types, positions=selected)  # (N, V)
-        targets = ids[selected]
-        loss = mlm_loss(logits, targets)
-        stats = _mlm_stats(logits, targets, masked[selected], loss)
+        selection = self.select(batch, rng)
+        corrupted, masked = bert_corruption(ids, selection.mask, self.special.mask, self.mlm.config.vocab_size, rng)
+        logits = self.mlm(corrupted, attn, types, positions=selection.index)  # (B, P, V)
+        targets = ids.gather(1, selection.index)
+        loss = mlm_loss(logits, targets, selection.valid)
+        stats = _mlm_stats(logits, targets, selection, masked, loss)
         stats["real_tokens"] = attn.sum().float()
         return StepOutput(self.cfg.gen_weight * loss, stats)
 

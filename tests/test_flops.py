@@ -8,7 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from electra.bench import BERT_SPECIALS, BenchConfig, synthetic_batch
 from electra.config import ModelConfig, ObjectiveConfig
-from electra.flops import full_row_selected_share, step_flops
+from electra.flops import slot_share, step_flops
 from electra.objectives import OBJECTIVES
 
 # attention dropout > 0 makes attention run as explicit matmuls, which the counter sees
@@ -20,27 +20,31 @@ MODEL = ModelConfig(vocab_size=1500, embedding_size=32, hidden_size=64, num_hidd
 
 @pytest.mark.parametrize("objective", ["electra", "mlm"])
 @pytest.mark.parametrize("seq_len", [32, 48])
-def test_step_flops_match_the_torch_flop_counter(objective, seq_len):
+@pytest.mark.parametrize("padded", [False, True])
+def test_step_flops_match_the_torch_flop_counter(objective, seq_len, padded):
     recipe = ObjectiveConfig()
     torch.manual_seed(0)
     model = OBJECTIVES[objective](MODEL, recipe, BERT_SPECIALS, seq_len)
     batch = synthetic_batch(BenchConfig(preset="tiny", batch_size=5, seq_len=seq_len), torch.Generator().manual_seed(1))
     batch.input_ids.clamp_(max=MODEL.vocab_size - 1)
+    if padded:  # a short row selects fewer positions, but its slots are computed all the same
+        batch.attention_mask[2, 9:] = 0
+        batch.input_ids[2, 9:] = BERT_SPECIALS.pad
     counter = FlopCounterMode(display=False)
     with counter:
         out = model(batch, torch.Generator().manual_seed(2))
         out.loss.backward()
-    selected = float(out.stats["selected"])
-    expected = step_flops(objective, MODEL, recipe, seq_len).total(positions=5 * seq_len, selected=selected)
+    slots = 5 * seq_len * slot_share(recipe, seq_len)
+    expected = step_flops(objective, MODEL, recipe, seq_len).total(positions=5 * seq_len, slots=slots)
     assert counter.get_total_flops() == pytest.approx(expected, rel=1e-9)
-    assert selected == 5 * seq_len * full_row_selected_share(recipe, seq_len)
+    assert (float(out.stats["selected"]) < slots) == padded
 
 
 def test_vocabulary_everywhere_costs_more_and_only_per_position():
     recipe = ObjectiveConfig()
     ours = step_flops("electra", MODEL, recipe, 128)
     everywhere = step_flops("electra", MODEL, recipe, 128, vocab_everywhere=True)
-    share = full_row_selected_share(recipe, 128)
+    share = slot_share(recipe, 128)
     assert everywhere.per_selected == 0
     assert everywhere.per_token(share) > ours.per_token(share)
     # the difference is the generator head at the positions that were not selected

@@ -2,8 +2,8 @@
 
 import torch
 
-from electra.masking import (bert_corruption, mask_for_generator, sample_tokens, select_positions,
-                             selection_counts, write_samples)
+from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, sample_tokens,
+                             select_positions, selection_counts, slots_per_row, write_samples)
 
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 SPECIAL = torch.tensor([CLS, SEP, MASK, PAD])
@@ -89,12 +89,27 @@ def test_bert_corruption_is_eighty_ten_ten():
 
 
 def test_labels_mark_exactly_the_changed_positions():
-    ids = torch.tensor([[CLS, 11, 12, 13, 14, SEP]])
-    selected = torch.tensor([[False, True, False, True, True, False]])
-    samples = torch.tensor([99, 13, 77])  # the middle sample equals the original token
-    disc_input, labels = write_samples(ids, selected, samples)
-    assert disc_input.tolist() == [[CLS, 99, 12, 13, 77, SEP]]
-    assert labels.tolist() == [[0, 1, 0, 0, 1, 0]]
+    ids = torch.tensor([[CLS, 11, 12, 13, 14, SEP], [CLS, 21, 22, 23, 24, SEP]])
+    selected = torch.tensor([[False, True, False, True, True, False], [False, False, True, False, False, False]])
+    index, valid = prediction_slots(selected, 3)
+    assert index[0].tolist() == [1, 3, 4] and valid[0].all()
+    assert index[1, 0] == 2 and valid[1].tolist() == [True, False, False]
+    samples = torch.tensor([[99, 13, 77], [55, 66, 66]])  # 13 equals the original; row 2 has filler slots
+    disc_input, labels = write_samples(ids, index, valid, samples)
+    assert disc_input.tolist() == [[CLS, 99, 12, 13, 77, SEP], [CLS, 21, 55, 23, 24, SEP]]
+    assert labels.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0]]
+
+
+def test_slots_hold_every_selected_position_in_order():
+    ids, attn = random_batch(torch.Generator().manual_seed(11))
+    values = torch.randn(ids.shape)
+    for seed in range(5):
+        selected = select_positions(ids, attn, SPECIAL, 0.15, 19, torch.Generator().manual_seed(seed))
+        width = slots_per_row(ids.shape[1], 0.15, 19)
+        index, valid = prediction_slots(selected, width)
+        assert index.shape == (ids.shape[0], width)
+        assert torch.equal(values.gather(1, index)[valid], values[selected])
+        assert (index.sort(dim=1).values.diff(dim=1) > 0).all()  # distinct positions per row
 
 
 def test_sampling_follows_softmax_and_respects_disallow():

@@ -142,9 +142,12 @@ class LayerStack(nn.Module):
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor | None:
     """(B, T) 1/0 mask -> (B, 1, 1, T) boolean SDPA mask, or None when nothing is padded.
 
-    Returning None when the batch has no padding lets SDPA pick its fastest kernel.
+    Returning None lets SDPA pick its fastest kernel; the check reads the mask, so it is made
+    only on CPU tensors outside ``torch.compile``. On GPU the mask is always passed: asking
+    would make the host wait for the device.
     """
-    if bool(attention_mask.all()):
+    on_host = attention_mask.device.type == "cpu" and not torch.compiler.is_compiling()
+    if on_host and bool(attention_mask.all()):
         return None
     return attention_mask[:, None, None, :].bool()
 

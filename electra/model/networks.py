@@ -65,7 +65,8 @@ class Generator(nn.Module):
 
     ``forward`` projects to the vocabulary only at the positions it is given (the ~15%
     selected for prediction): for ELECTRA-Small's generator that skips ~85% of the largest
-    matmul of the step and of its softmax.
+    matmul of the step and of its softmax. The positions come as a (B, P) index tensor, so that
+    shapes do not depend on the data (no host-device synchronisation).
     """
 
     def __init__(self, cfg: ModelConfig, embeddings: Embeddings | None = None) -> None:
@@ -79,10 +80,10 @@ class Generator(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Vocabulary logits: (N, V) at the boolean ``positions`` (B, T), else (B, T, V)."""
+        """Vocabulary logits: (B, P, V) at the position indices ``positions`` (B, P), else (B, T, V)."""
         hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, Hg)
         if positions is not None:
-            hidden = hidden[positions]  # (N, Hg), row-major order of the True entries
+            hidden = hidden.gather(1, positions[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, P, Hg)
         # the head and the vocabulary projection run in fp32 even under autocast: samples are drawn
         # from these logits (RECIPE: sample in fp32); at ~15% of positions this costs little
         with torch.autocast(hidden.device.type, enabled=False):

@@ -174,14 +174,15 @@ class Trainer:
                     if self.cfg.dtype == "bf16" else nullcontext())
         tokens = 0
         for _ in range(self.cfg.grad_accum):
-            batch = next(self.stream).to(self.device)
+            batch = next(self.stream)
+            tokens += batch.num_tokens  # counted on the host copy: no device sync
+            batch = batch.to(self.device, non_blocking=True)
             with autocast:
                 out = self.model(batch, self.rng)
             (out.loss / self.cfg.grad_accum).backward()
             for key, value in out.stats.items():
                 self.window[key] += value
             self.window["loss_sum"] += out.loss.detach() / self.cfg.grad_accum
-            tokens += batch.num_tokens
         self.window["steps"] += 1
         if self.cfg.clip_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.clip_grad_norm)

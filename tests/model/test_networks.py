@@ -48,12 +48,12 @@ def test_generator_projects_only_requested_positions():
     model = Generator(ModelConfig(**SMALL_CFG)).eval()
     ids = torch.randint(5, 120, (2, 9))
     args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
-    positions = torch.zeros_like(ids, dtype=torch.bool)
-    positions[0, 3] = positions[1, 5] = True
+    positions = torch.tensor([[3, 0], [5, 8]])
     full = model(*args)
     picked = model(*args, positions=positions)
-    assert picked.shape == (2, 120)
-    torch.testing.assert_close(picked, full[positions])
+    assert picked.shape == (2, 2, 120)
+    torch.testing.assert_close(picked[0], full[0, [3, 0]])
+    torch.testing.assert_close(picked[1], full[1, [5, 8]])
 
 
 @pytest.mark.parametrize("embedding_size", [16, 32])
