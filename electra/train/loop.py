@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from electra.config import TrainConfig
 from electra.data.loader import BatchStream
+from electra.data.prefetch import Prefetcher
 from electra.errors import ElectraError
 from electra.files import write_text_atomic
 from electra.model.io import save_network
@@ -46,6 +47,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def compile_networks(objective: nn.Module) -> None:
+    """``torch.compile`` each network in place (state-dict keys unchanged). Masking and sampling
+    stay eager: they draw from an explicit ``torch.Generator``, which dynamo cannot trace."""
+    for network in objective.networks().values():
+        network.compile()
+
+
 def _row_step(line: str) -> int | None:
     try:
         return int(json.loads(line)["step"])
@@ -59,13 +67,14 @@ class Trainer:
     def __init__(self, objective: nn.Module, stream: BatchStream, cfg: TrainConfig, run_dir: Path,
                  device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True) -> None:
         self.objective = objective.to(device)
-        self.stream = stream
+        self.stream = Prefetcher(stream, pin=device.type == "cuda")  # loading off the step's path
         self.cfg = cfg
         self.run_dir = run_dir
         self.device = device
         self.tokenizer_dir = tokenizer_dir
         self.progress = progress
-        self.model = torch.compile(objective) if cfg.compile else objective
+        if cfg.compile:
+            compile_networks(objective)
         self.optimizer = build_optimizer(objective, cfg, device)
         self.scheduler = build_scheduler(self.optimizer, cfg)
         self.rng = torch.Generator(device=device)
@@ -151,6 +160,7 @@ class Trainer:
             if self.step % self.cfg.save_every == 0:
                 self.save()
         bar.close()
+        self.stream.close()
         if self.saved_step != self.step:
             self.save()
         self.write_models(self.run_dir)
@@ -178,7 +188,7 @@ class Trainer:
             tokens += batch.num_tokens  # counted on the host copy: no device sync
             batch = batch.to(self.device, non_blocking=True)
             with autocast:
-                out = self.model(batch, self.rng)
+                out = self.objective(batch, self.rng)
             (out.loss / self.cfg.grad_accum).backward()
             for key, value in out.stats.items():
                 self.window[key] += value
