@@ -43,8 +43,8 @@ from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
 from electra.files import write_json
 from electra.flops import slot_share, step_flops
-from electra.masking import bert_corruption, mask_for_generator, write_samples
-from electra.objectives import OBJECTIVES, PositionSelector, sample_slots
+from electra.masking import bert_corruption, mask_for_generator, sample_tokens, write_samples
+from electra.objectives import OBJECTIVES, PositionSelector
 from electra.tokenizer import SpecialIds
 from electra.train.loop import Trainer, resolve_device
 
@@ -162,7 +162,9 @@ class HfElectra(nn.Module):
         gen = self.generator(input_ids=gen_input, attention_mask=attn, token_type_ids=types,
                              labels=ids.masked_fill(~selection.mask, -100))
         slot_logits = gen.logits.gather(1, selection.index[..., None].expand(-1, -1, gen.logits.shape[-1]))
-        samples = sample_slots(slot_logits, ids.gather(1, selection.index), self.recipe, rng)
+        forbidden = ids.gather(1, selection.index).flatten() if self.recipe.disallow_correct else None
+        samples = sample_tokens(slot_logits.flatten(0, 1), rng, self.recipe.temperature, forbidden)
+        samples = samples.view(selection.index.shape)
         disc_input, labels = write_samples(ids, selection.index, selection.valid, samples)
         disc = self.discriminator(input_ids=disc_input, attention_mask=attn, token_type_ids=types, labels=labels)
         loss = self.recipe.gen_weight * gen.loss + self.recipe.disc_weight * disc.loss

@@ -1,6 +1,6 @@
 """Pretraining objectives: replaced token detection (ELECTRA) and masked LM (the BERT baseline).
 
-Both are small compositions of the same pieces (``masking`` for corruption, ``mlm_loss`` and
+Both are small compositions of the same pieces (``masking`` for corruption, ``generator_outputs`` and
 ``rtd_loss`` below); neither branches on the other. Each returns a ``StepOutput``: the loss to
 back-propagate and a dict of *sums and counts* (never ratios), so that statistics add up
 correctly over micro-batches, logging windows and processes.
@@ -18,9 +18,10 @@ from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
-from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, sample_tokens,
-                             select_positions, slots_per_row, write_samples)
+from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, select_positions,
+                             slots_per_row, write_samples)
 from electra.model.networks import Discriminator, Generator, build_pair
+from electra.model.vocab import VocabOutput, project_loss_sample
 from electra.tokenizer import SpecialIds
 
 
@@ -52,7 +53,8 @@ class RtdForward:
 
     selection: Selection
     masked: torch.Tensor  # (B, T) bool: the selected positions shown to the generator as [MASK]
-    gen_logits: torch.Tensor  # (B, P, V) at the slots
+    gen_loss: torch.Tensor  # scalar: the generator's MLM loss over the valid slots
+    gen_predictions: torch.Tensor  # (B, P) the generator's argmax at the slots
     targets: torch.Tensor  # (B, P) original ids at the slots
     samples: torch.Tensor  # (B, P) sampled replacements (written only where valid)
     disc_input: torch.Tensor  # (B, T) original ids with the samples written in
@@ -64,14 +66,18 @@ class RtdForward:
         return self.selection.mask
 
 
-def mlm_loss(logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the valid slots, in fp32 (0 when nothing was selected).
+def generator_outputs(generator: Generator, inputs: torch.Tensor, batch: PretrainBatch, selection: Selection,
+                      targets: torch.Tensor, rng: torch.Generator | None, cfg: ObjectiveConfig) -> VocabOutput:
+    """MLM loss, argmax and (with ``rng``) samples at the slots, via the fused vocabulary pass.
 
-    ``logits`` (..., V), ``targets`` and ``valid`` (...). No data-dependent branch or shape.
+    Outputs are (B, P)-shaped; samples are drawn with one uniform per slot from ``rng``.
     """
-    per_slot = F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), reduction="none")
-    weights = valid.flatten().float()
-    return (per_slot * weights).sum() / weights.sum().clamp(min=1.0)
+    hidden = generator.transform(inputs, batch.attention_mask, batch.token_type_ids, selection.index)  # (B, P, E)
+    uniforms = None if rng is None else torch.rand(targets.numel(), generator=rng, device=targets.device)
+    out = project_loss_sample(hidden.flatten(0, 1), generator.generator_lm_head, targets.flatten(),
+                              selection.valid.flatten(), uniforms, cfg.temperature, cfg.disallow_correct)
+    samples = None if out.samples is None else out.samples.view(targets.shape)
+    return VocabOutput(out.loss, out.predictions.view(targets.shape), samples)
 
 
 def rtd_loss(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -88,11 +94,11 @@ def binary_entropy(p: float) -> float:
     return -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
 
-def _mlm_stats(logits: torch.Tensor, targets: torch.Tensor, selection: Selection, masked: torch.Tensor,
+def _mlm_stats(predictions: torch.Tensor, targets: torch.Tensor, selection: Selection, masked: torch.Tensor,
                loss: torch.Tensor) -> dict[str, torch.Tensor]:
     """Generator statistics; accuracy counts only [MASK]ed slots (kept tokens are trivially copied)."""
     masked_slots = masked.gather(1, selection.index) & selection.valid
-    correct = (logits.detach().argmax(dim=-1) == targets) & masked_slots
+    correct = (predictions == targets) & masked_slots
     n = selection.valid.sum().float()
     return {
         "mlm_loss_sum": loss.detach() * n,
@@ -139,31 +145,23 @@ class ElectraObjective(PositionSelector):
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
         selection = self.select(batch, rng)
         gen_input, masked = mask_for_generator(ids, selection.mask, self.special.mask, self.cfg.mask_token_prob, rng)
-        gen_logits = self.generator(gen_input, attn, types, positions=selection.index)  # (B, P, V)
         targets = ids.gather(1, selection.index)  # (B, P)
-        samples = sample_slots(gen_logits, targets, self.cfg, rng)
-        disc_input, labels = write_samples(ids, selection.index, selection.valid, samples)
+        gen = generator_outputs(self.generator, gen_input, batch, selection, targets, rng, self.cfg)
+        disc_input, labels = write_samples(ids, selection.index, selection.valid, gen.samples)
         disc_logits = self.discriminator(disc_input, attn, types)  # (B, T)
-        return RtdForward(selection, masked, gen_logits, targets, samples, disc_input, disc_logits, labels)
+        return RtdForward(selection, masked, gen.loss, gen.predictions, targets, gen.samples, disc_input,
+                          disc_logits, labels)
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
         return self.score(self.run(batch, rng), batch.attention_mask)
 
     def score(self, out: RtdForward, attention_mask: torch.Tensor) -> StepOutput:
         """Losses and statistics of one forward pass."""
-        gen_loss = mlm_loss(out.gen_logits, out.targets, out.selection.valid)
         disc_loss = rtd_loss(out.disc_logits, out.labels, attention_mask)
-        loss = self.cfg.gen_weight * gen_loss + self.cfg.disc_weight * disc_loss
-        stats = _mlm_stats(out.gen_logits, out.targets, out.selection, out.masked, gen_loss)
+        loss = self.cfg.gen_weight * out.gen_loss + self.cfg.disc_weight * disc_loss
+        stats = _mlm_stats(out.gen_predictions, out.targets, out.selection, out.masked, out.gen_loss)
         stats.update(rtd_stats(out.disc_logits, out.labels, attention_mask, disc_loss))
         return StepOutput(loss, stats)
-
-
-def sample_slots(gen_logits: torch.Tensor, targets: torch.Tensor, cfg: ObjectiveConfig,
-                 rng: torch.Generator) -> torch.Tensor:
-    """One replacement per slot (B, P) from the generator's logits (B, P, V), in fp32."""
-    forbidden = targets.flatten() if cfg.disallow_correct else None
-    return sample_tokens(gen_logits.flatten(0, 1), rng, cfg.temperature, forbidden).view(targets.shape)
 
 
 def rtd_stats(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
@@ -197,10 +195,10 @@ class MlmObjective(PositionSelector):
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
         selection = self.select(batch, rng)
         corrupted, masked = bert_corruption(ids, selection.mask, self.special.mask, self.mlm.config.vocab_size, rng)
-        logits = self.mlm(corrupted, attn, types, positions=selection.index)  # (B, P, V)
-        targets = ids.gather(1, selection.index)
-        loss = mlm_loss(logits, targets, selection.valid)
-        stats = _mlm_stats(logits, targets, selection, masked, loss)
+        targets = ids.gather(1, selection.index)  # (B, P)
+        out = generator_outputs(self.mlm, corrupted, batch, selection, targets, None, self.cfg)
+        loss = out.loss
+        stats = _mlm_stats(out.predictions, targets, selection, masked, loss)
         stats["real_tokens"] = attn.sum().float()
         return StepOutput(self.cfg.gen_weight * loss, stats)
 

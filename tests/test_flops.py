@@ -18,6 +18,10 @@ MODEL = ModelConfig(vocab_size=1500, embedding_size=32, hidden_size=64, num_hidd
                     attention_probs_dropout_prob=0.1, max_position_embeddings=64)
 
 
+def in_place_addmm_flops(self_shape, a_shape, b_shape, out_shape=None, **kwargs) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
 @pytest.mark.parametrize("objective", ["electra", "mlm"])
 @pytest.mark.parametrize("seq_len", [32, 48])
 @pytest.mark.parametrize("padded", [False, True])
@@ -30,7 +34,9 @@ def test_step_flops_match_the_torch_flop_counter(objective, seq_len, padded):
     if padded:  # a short row selects fewer positions, but its slots are computed all the same
         batch.attention_mask[2, 9:] = 0
         batch.input_ids[2, 9:] = BERT_SPECIALS.pad
-    counter = FlopCounterMode(display=False)
+    # the fused vocabulary pass accumulates the weight gradient with in-place addmm_, for which
+    # the counter has no formula of its own: it is the same product as addmm
+    counter = FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: in_place_addmm_flops})
     with counter:
         out = model(batch, torch.Generator().manual_seed(2))
         out.loss.backward()

@@ -63,7 +63,7 @@ class Discriminator(nn.Module):
 class Generator(nn.Module):
     """Encoder + MLM head whose vocabulary projection is tied to the token embeddings.
 
-    ``forward`` projects to the vocabulary only at the positions it is given (the ~15%
+    ``forward`` and ``transform`` work only at the positions they are given (the ~15%
     selected for prediction): for ELECTRA-Small's generator that skips ~85% of the largest
     matmul of the step and of its softmax. The positions come as a (B, P) index tensor, so that
     shapes do not depend on the data (no host-device synchronisation).
@@ -81,13 +81,22 @@ class Generator(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Vocabulary logits: (B, P, V) at the position indices ``positions`` (B, P), else (B, T, V)."""
+        return self.generator_lm_head(self.transform(input_ids, attention_mask, token_type_ids, positions))
+
+    def transform(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """The MLM head's input to the vocabulary projection, fp32: (B, P, E) at ``positions``, else (B, T, E).
+
+        Training does not call ``forward``: it hands this to ``electra.model.vocab``, which projects,
+        scores and samples in one chunked pass.
+        """
         hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, Hg)
         if positions is not None:
             hidden = hidden.gather(1, positions[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, P, Hg)
-        # the head and the vocabulary projection run in fp32 even under autocast: samples are drawn
-        # from these logits (RECIPE: sample in fp32); at ~15% of positions this costs little
+        # the head runs in fp32 even under autocast: samples are drawn from its logits (RECIPE:
+        # sample in fp32); at ~15% of positions this costs little
         with torch.autocast(hidden.device.type, enabled=False):
-            return self.generator_lm_head(self.generator_predictions(hidden.float()))
+            return self.generator_predictions(hidden.float())
 
 
 def build_pair(disc_cfg: ModelConfig, generator_fraction: float) -> tuple[Generator, Discriminator]:
