@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -378,6 +379,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     ours_tps, base_tps = tokens / seconds["ours"], tokens / seconds["baseline"]
     return {
         "device_name": device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         **{k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("memory",)},
         "ours_tokens_per_s": ours_tps, "baseline_tokens_per_s": base_tps, "ratio": ours_tps / base_tps,
         "ours_step_s": seconds["ours"], "baseline_step_s": seconds["baseline"],
