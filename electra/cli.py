@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from electra.config import PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
-from electra.errors import ElectraError
+from electra.errors import ElectraError, Preempted
 
 COMMANDS_HELP = """usage: electra <command> [options]
 
@@ -78,6 +78,8 @@ def pretrain_parser(preset_name: str) -> ArgumentParser:
     parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
     parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
     parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    parser.add_argument("--save-every", type=Optional[int], default=None, help="alias of --train.save_every")
+    parser.add_argument("--deterministic", action="store_true", help="alias of --train.deterministic true")
     parser.add_argument("--init", type=Optional[Path], default=None,
                         help="start from the weights in this run / model-pair folder (continued pretraining)")
     parser.add_argument("--dry-run", action="store_true", help="build the models, report, exit")
@@ -97,6 +99,10 @@ def job_from(ns: Namespace):
         train.max_steps = ns.max_steps
     if ns.max_minutes is not None:
         train.max_minutes = ns.max_minutes
+    if ns.save_every is not None:
+        train.save_every = ns.save_every
+    if ns.deterministic:
+        train.deterministic = True
     return PretrainJob(objective=ns.objective, model=_build(ModelConfig, ns.model, "model"),
                        recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
                        train=_build(TrainConfig, train, "train"))
@@ -354,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     except ElectraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Preempted as exc:  # SIGTERM: checkpoint written, a clean stop
+        print(str(exc), file=sys.stderr)
+        return 0
     return 0
 
 

@@ -188,9 +188,15 @@ class TrainConfig:
     """How many recent checkpoints to keep."""
     plateau_warn_steps: int = 2000
     """Warn when the discriminator is still at its always-'original' baseline after this many steps."""
+    max_bad_steps: int = 20
+    """Stop after this many consecutive steps with a non-finite loss or gradient (each is skipped)."""
+    deterministic: bool = False
+    """Bit-reproducible CPU runs: deterministic kernels, and timings kept out of metrics.jsonl
+    (in timings.jsonl), so that the same seed and data give the same metrics file."""
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum", "max_steps", "log_every", "save_every", "keep_checkpoints"):
+        for name in ("batch_size", "grad_accum", "max_steps", "log_every", "save_every", "keep_checkpoints",
+                     "max_bad_steps"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
         _require(self.batch_size % self.grad_accum == 0, "grad_accum",

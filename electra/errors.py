@@ -7,3 +7,7 @@ and keeps its traceback.
 
 class ElectraError(Exception):
     """A user-facing error: the message names the file, line or field at fault."""
+
+
+class Preempted(Exception):
+    """Training stopped on SIGTERM after writing a checkpoint: a clean exit, not an error."""

@@ -15,7 +15,7 @@ import torch
 
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData
-from electra.errors import ElectraError
+from electra.errors import ElectraError, Preempted
 from electra.files import write_json
 from electra.model.io import load_encoder, load_weights, network_folder, read_config
 from electra.model.networks import count_parameters
@@ -118,7 +118,8 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``.
 
     ``resume`` continues from the newest good checkpoint under ``out``; otherwise ``init``
-    (optional) gives starting weights.
+    (optional) gives starting weights. SIGTERM during training writes a checkpoint and raises
+    ``Preempted`` (no final models); SIGINT does the same, then raises ``KeyboardInterrupt``.
     """
     data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
     meta = data.meta
@@ -147,5 +148,10 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
         (out / "metrics.jsonl").unlink(missing_ok=True)
     write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
                                   "init": None if init is None else str(init)})
-    trainer.fit()
+    status = trainer.fit()
+    if status == "SIGINT":
+        raise KeyboardInterrupt  # checkpoint written; the command exits 130 like any interrupted one
+    if status == "SIGTERM":
+        raise Preempted(f"{out}: stopped by SIGTERM at step {trainer.step}; checkpoint written, "
+                        f"continue with --resume")
     return out

@@ -10,7 +10,10 @@ exactly where the interrupted one was.
 from __future__ import annotations
 
 import json
+import math
+import signal
 import sys
+import threading
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -86,6 +89,11 @@ class Trainer:
         self.saved_step: int | None = None
         self.last_lr = cfg.lr
         self.metrics_path = run_dir / "metrics.jsonl"
+        self.bad_run = torch.zeros((), device=device)  # consecutive skipped steps, counted on the device
+        self.stop_signal: int | None = None
+        self.device_skip = bool(self.optimizer.defaults.get("fused"))  # fused AdamW skips on device
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True)
 
     # ----------------------------------------------------------------- state
 
@@ -100,6 +108,7 @@ class Trainer:
             "data": self.stream.state_dict(),
             "window": {k: v.detach().cpu() for k, v in self.window.items()},
             "plateau_warned": self.plateau_warned,
+            "bad_run": self.bad_run.detach().cpu(),
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -118,6 +127,7 @@ class Trainer:
         for key, value in state["window"].items():
             self.window[key] = value.to(self.device)
         self.plateau_warned = bool(state["plateau_warned"])
+        self.bad_run = state.get("bad_run", torch.zeros(())).to(self.device)
 
     def resume(self) -> bool:
         """Continue from the newest good checkpoint; False (fresh start) when there is none."""
@@ -140,30 +150,62 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
 
-    def fit(self) -> None:
-        """Train until ``max_steps`` or the ``max_minutes`` budget, then write the final models."""
+    def fit(self) -> str:
+        """Train until ``max_steps`` or the ``max_minutes`` budget, then write the final models.
+
+        SIGTERM or SIGINT ends the current step, writes a checkpoint and returns without the final
+        models. Returns 'done' or the signal's name.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.objective.train()
         bar = self._progress_bar()
         window_start, window_tokens = time.perf_counter(), 0
         session_start = time.perf_counter() - self.elapsed
-        while self.step < self.cfg.max_steps and not self._out_of_time(session_start):
-            window_tokens += self.train_step()
-            self.step += 1
-            self.elapsed = time.perf_counter() - session_start
-            bar.update(round(self.elapsed) - bar.n if self.cfg.max_minutes is not None else 1)
-            if self.step % self.cfg.log_every == 0:
-                now = time.perf_counter()
-                row = self._log(window_tokens / max(now - window_start, 1e-9))
-                bar.set_postfix(self._postfix(row), refresh=False)
-                window_start, window_tokens = now, 0
-            if self.step % self.cfg.save_every == 0:
+        with self._stop_on_signals():
+            while (self.step < self.cfg.max_steps and not self._out_of_time(session_start)
+                   and self.stop_signal is None):
+                window_tokens += self.train_step()
+                self.step += 1
+                self.elapsed = time.perf_counter() - session_start
+                bar.update(round(self.elapsed) - bar.n if self.cfg.max_minutes is not None else 1)
+                if self.step % self.cfg.log_every == 0:
+                    now = time.perf_counter()
+                    row = self._log(window_tokens / max(now - window_start, 1e-9))
+                    bar.set_postfix(self._postfix(row), refresh=False)
+                    window_start, window_tokens = now, 0
+                if self.device.type == "cpu" or self.step % self.cfg.log_every == 0:  # GPU: no sync per step
+                    self._raise_if_stuck()
+                if self.step % self.cfg.save_every == 0:
+                    self.save()
+            bar.close()
+            self.stream.close()
+            if self.saved_step != self.step:
                 self.save()
-        bar.close()
-        self.stream.close()
-        if self.saved_step != self.step:
-            self.save()
+        if self.stop_signal is not None:
+            name = signal.Signals(self.stop_signal).name
+            print(f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume", file=sys.stderr)
+            return name
         self.write_models(self.run_dir)
+        return "done"
+
+    def _stop_on_signals(self):
+        """While training, SIGTERM and SIGINT only set ``stop_signal`` (the step in flight finishes)."""
+        trainer = self
+
+        class Handlers:
+            def __enter__(self):
+                self.previous = {}
+                if threading.current_thread() is not threading.main_thread():
+                    return self  # signal handlers can only be installed from the main thread
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self.previous[sig] = signal.signal(sig, lambda signum, frame: setattr(trainer, "stop_signal", signum))
+                return self
+
+            def __exit__(self, *exc):
+                for sig, handler in self.previous.items():
+                    signal.signal(sig, handler)
+
+        return Handlers()
 
     def _progress_bar(self) -> tqdm:
         """Steps towards ``max_steps``, or seconds of the ``max_minutes`` budget when one is set
@@ -182,7 +224,7 @@ class Trainer:
         """One optimizer step over ``grad_accum`` micro-batches; returns the real tokens seen."""
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                     if self.cfg.dtype == "bf16" else nullcontext())
-        tokens = 0
+        tokens, losses, stats = 0, None, []
         for _ in range(self.cfg.grad_accum):
             batch = next(self.stream)
             tokens += batch.num_tokens  # counted on the host copy: no device sync
@@ -190,24 +232,63 @@ class Trainer:
             with autocast:
                 out = self.objective(batch, self.rng)
             (out.loss / self.cfg.grad_accum).backward()
-            for key, value in out.stats.items():
-                self.window[key] += value
-            self.window["loss_sum"] += out.loss.detach() / self.cfg.grad_accum
+            losses = out.loss.detach() if losses is None else losses + out.loss.detach()
+            stats.append(out.stats)
+        finite = torch.isfinite(losses)
+        for part in stats:  # a skipped step adds nothing to the logged averages
+            for key, value in part.items():
+                self.window[key] += torch.where(finite, value, 0.0)
+        self.window["loss_sum"] += torch.where(finite, losses / self.cfg.grad_accum, 0.0)
+        self.window["finite_steps"] += finite.float()
         self.window["steps"] += 1
+        self._step_unless_non_finite(losses)
+        return tokens
+
+    def _step_unless_non_finite(self, loss: torch.Tensor) -> None:
+        """Clip and update, unless the loss or the gradient is not finite: then skip and count.
+
+        The check stays on the device (fused AdamW reads ``found_inf`` and leaves parameters and
+        moments untouched); other optimizers need one host check. The schedule advances either way.
+        """
+        parameters = [p for p in self.objective.parameters() if p.grad is not None]
         if self.cfg.clip_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.objective.parameters(), self.cfg.clip_grad_norm)
+            norm = torch.nn.utils.clip_grad_norm_(parameters, self.cfg.clip_grad_norm)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        bad = ~(torch.isfinite(norm) & torch.isfinite(loss))
+        self.window["skipped_steps"] += bad.float()
+        self.bad_run = (self.bad_run + 1) * bad.float()
         self.last_lr = self.scheduler.get_last_lr()[0]  # the rate this step used
-        self.optimizer.step()
+        if self.device_skip:
+            self.optimizer.found_inf = bad.float()
+            self.optimizer.step()
+        elif not bool(bad):
+            self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return tokens
+
+    def _raise_if_stuck(self) -> None:
+        """Raise once ``max_bad_steps`` consecutive steps were skipped (nothing is saved then)."""
+        if int(self.bad_run) < self.cfg.max_bad_steps:
+            return
+        last = checkpoint.list_checkpoints(checkpoint.checkpoint_dir(self.run_dir))
+        raise ElectraError(
+            f"training stopped at step {self.step}: the last {int(self.bad_run)} steps had a non-finite loss or "
+            f"gradient (train.max_bad_steps {self.cfg.max_bad_steps}); the last good checkpoint is "
+            f"{last[-1] if last else 'none'}. Lower train.lr or check the data.")
 
     def _log(self, tokens_per_s: float) -> dict:
         stats = {k: float(v) for k, v in self.window.items()}  # the one host sync per window
         self.window.clear()
-        row = {"step": self.step, "loss": stats["loss_sum"] / stats["steps"], **summarize(stats),
-               "lr": self.last_lr, "tokens_per_s": tokens_per_s,
-               "elapsed_s": self.elapsed}
+        finite = stats.get("finite_steps", 0.0)
+        row = {"step": self.step, "loss": stats["loss_sum"] / finite if finite else math.nan, **summarize(stats),
+               "lr": self.last_lr, "skipped_steps": int(stats.get("skipped_steps", 0))}
+        timing = {"tokens_per_s": tokens_per_s, "elapsed_s": self.elapsed}
+        if self.cfg.deterministic:  # timings differ run to run: keep them out of the metrics file
+            with open(self.run_dir / "timings.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": self.step, **timing}) + "\n")
+        else:
+            row.update(timing)
         if row.get("disc_loss_ratio") is not None:
             self._warn_plateau(row)
         with open(self.metrics_path, "a", encoding="utf-8") as handle:
@@ -231,12 +312,19 @@ class Trainer:
         if "disc_loss" in row:
             shown["disc"] = f"{row['disc_loss']:.3f}/{row['disc_baseline_loss']:.3f}"
             shown["recall"] = f"{row['disc_recall']:.2f}"
-        shown["tok/s"] = f"{row['tokens_per_s']:.0f}"
+        if "tokens_per_s" in row:
+            shown["tok/s"] = f"{row['tokens_per_s']:.0f}"
         return shown
 
     # ----------------------------------------------------------------- outputs
 
     def save(self) -> None:
+        """Write a checkpoint; a model with a non-finite parameter is refused, never written."""
+        self._raise_if_stuck()
+        broken = [name for name, p in self.objective.named_parameters() if not bool(torch.isfinite(p).all())]
+        if broken:
+            raise ElectraError(f"step {self.step}: parameters {', '.join(broken[:5])} are not finite; "
+                               f"not saving them (the previous checkpoint is kept)")
         self.saved_step = self.step
         checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), self.state_dict(),
                                    self.cfg.keep_checkpoints, self.tokenizer_dir)
