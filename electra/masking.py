@@ -8,7 +8,54 @@ the reference's draw with replacement.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Union
+
 import torch
+
+
+@dataclass
+class RowRng:
+    """This process's rows of the draws for a whole global batch.
+
+    Every draw is made for ``total_rows`` rows of ``full_width`` columns and this process keeps
+    rows ``[first_row, first_row + rows)`` and the columns its (trimmed) batch has. So masking
+    and sampling of an example do not depend on how many processes share the batch or on how
+    wide its local batch was trimmed: N processes with batch B/N draw exactly what one process
+    with batch B draws. All processes consume the generator alike, so its state stays shared.
+    """
+
+    generator: torch.Generator
+    first_row: int
+    total_rows: int
+    full_width: int
+
+    def rand(self, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+        full = torch.rand((self.total_rows, max(self.full_width, shape[1])), generator=self.generator, device=device)
+        return full[self.first_row:self.first_row + shape[0], :shape[1]]
+
+    def randint(self, high: int, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+        full = torch.randint(high, (self.total_rows, max(self.full_width, shape[1])), generator=self.generator,
+                             device=device)
+        return full[self.first_row:self.first_row + shape[0], :shape[1]]
+
+
+Rng = Union[torch.Generator, RowRng]
+"""Where masking randomness comes from: a plain generator (the batch is everything) or ``RowRng``."""
+
+
+def uniform(rng: Rng, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """Uniform [0, 1) numbers of ``shape`` (rows, columns)."""
+    if isinstance(rng, RowRng):
+        return rng.rand(shape, device)
+    return torch.rand(shape, generator=rng, device=device)
+
+
+def integers(rng: Rng, high: int, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """Integers in [0, high) of ``shape`` (rows, columns)."""
+    if isinstance(rng, RowRng):
+        return rng.randint(high, shape, device)
+    return torch.randint(high, shape, generator=rng, device=device)
 
 
 def selection_counts(attention_mask: torch.Tensor, candidates: torch.Tensor, mask_prob: float,
@@ -24,14 +71,14 @@ def selection_counts(attention_mask: torch.Tensor, candidates: torch.Tensor, mas
 
 
 def select_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor, special_ids: torch.Tensor,
-                     mask_prob: float, max_predictions: int, generator: torch.Generator) -> torch.Tensor:
+                     mask_prob: float, max_predictions: int, generator: Rng) -> torch.Tensor:
     """Boolean (B, T) selection: distinct real, non-special positions, ``selection_counts`` per row.
 
     ``special_ids`` holds the ids never selected ([CLS], [SEP], [MASK], [PAD]).
     """
     candidates = attention_mask.bool() & ~torch.isin(input_ids, special_ids)
     counts = selection_counts(attention_mask, candidates, mask_prob, max_predictions)  # (B,)
-    scores = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    scores = uniform(generator, input_ids.shape, input_ids.device)
     scores = scores.masked_fill(~candidates, -1.0)  # candidates always rank first
     order = scores.argsort(dim=1, descending=True)  # (B, T)
     rank_taken = torch.arange(input_ids.shape[1], device=input_ids.device)[None] < counts[:, None]
@@ -59,27 +106,27 @@ def prediction_slots(selected: torch.Tensor, slots: int) -> tuple[torch.Tensor, 
 
 
 def mask_for_generator(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int,
-                       mask_token_prob: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                       mask_token_prob: float, generator: Rng) -> tuple[torch.Tensor, torch.Tensor]:
     """ELECTRA corruption: each selected position becomes [MASK] with ``mask_token_prob``
     (0.85), otherwise keeps its token. No random-token replacement.
 
     Returns the generator's input and the boolean (B, T) map of [MASK]ed positions.
     """
-    coin = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    coin = uniform(generator, input_ids.shape, input_ids.device)
     masked = selected & (coin < mask_token_prob)
     return input_ids.masked_fill(masked, mask_id), masked
 
 
 def bert_corruption(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int, vocab_size: int,
-                    generator: torch.Generator, mask_share: float = 0.8,
+                    generator: Rng, mask_share: float = 0.8,
                     random_share: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's 80/10/10: selected positions become [MASK] (80%), a uniformly random token (10%)
     or stay (10%). Returns the corrupted input and the boolean map of [MASK]ed positions.
     """
-    coin = torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
+    coin = uniform(generator, input_ids.shape, input_ids.device)
     masked = selected & (coin < mask_share)
     randomised = selected & (coin >= mask_share) & (coin < mask_share + random_share)
-    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=input_ids.device)
+    random_ids = integers(generator, vocab_size, input_ids.shape, input_ids.device)
     corrupted = input_ids.masked_fill(masked, mask_id)
     return torch.where(randomised, random_ids, corrupted), masked
 

@@ -18,11 +18,19 @@ from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
-from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, select_positions,
-                             slots_per_row, write_samples)
+from electra.masking import (Rng, bert_corruption, mask_for_generator, prediction_slots, select_positions,
+                             slots_per_row, uniform, write_samples)
 from electra.model.networks import Discriminator, Generator, build_pair
 from electra.model.vocab import VocabOutput, project_loss_sample
 from electra.tokenizer import SpecialIds
+
+
+class LossTerm(NamedTuple):
+    """One weighted mean in the total loss, with the count it averages over."""
+
+    weight: float
+    mean: torch.Tensor
+    count: torch.Tensor
 
 
 @dataclass
@@ -30,9 +38,11 @@ class StepOutput:
     """What one forward pass of an objective yields."""
 
     loss: torch.Tensor
-    """Scalar to back-propagate."""
+    """Scalar to back-propagate: the sum of ``weight x mean`` over ``terms``."""
     stats: dict[str, torch.Tensor]
     """Detached sums and counts; ``summarize`` turns them into the logged metrics."""
+    terms: list[LossTerm]
+    """The loss's parts; several processes renormalise them by the global counts."""
 
 
 class Selection(NamedTuple):
@@ -67,13 +77,13 @@ class RtdForward:
 
 
 def generator_outputs(generator: Generator, inputs: torch.Tensor, batch: PretrainBatch, selection: Selection,
-                      targets: torch.Tensor, rng: torch.Generator | None, cfg: ObjectiveConfig) -> VocabOutput:
+                      targets: torch.Tensor, rng: Rng | None, cfg: ObjectiveConfig) -> VocabOutput:
     """MLM loss, argmax and (with ``rng``) samples at the slots, via the fused vocabulary pass.
 
     Outputs are (B, P)-shaped; samples are drawn with one uniform per slot from ``rng``.
     """
     hidden = generator.transform(inputs, batch.attention_mask, batch.token_type_ids, selection.index)  # (B, P, E)
-    uniforms = None if rng is None else torch.rand(targets.numel(), generator=rng, device=targets.device)
+    uniforms = None if rng is None else uniform(rng, targets.shape, targets.device).flatten()
     out = project_loss_sample(hidden.flatten(0, 1), generator.generator_lm_head, targets.flatten(),
                               selection.valid.flatten(), uniforms, cfg.temperature, cfg.disallow_correct)
     samples = None if out.samples is None else out.samples.view(targets.shape)
@@ -119,7 +129,7 @@ class PositionSelector(nn.Module):
         self.register_buffer("never_select", torch.tensor([special.cls, special.sep, special.mask, special.pad]),
                              persistent=False)
 
-    def select(self, batch: PretrainBatch, rng: torch.Generator) -> Selection:
+    def select(self, batch: PretrainBatch, rng: Rng) -> Selection:
         """The positions to predict, as a (B, T) map and as (B, P) slots."""
         mask = select_positions(batch.input_ids, batch.attention_mask, self.never_select, self.cfg.mask_prob,
                                 self.max_predictions, rng)
@@ -140,7 +150,7 @@ class ElectraObjective(PositionSelector):
         """The parts written as standalone model folders."""
         return {"discriminator": self.discriminator, "generator": self.generator}
 
-    def run(self, batch: PretrainBatch, rng: torch.Generator) -> RtdForward:
+    def run(self, batch: PretrainBatch, rng: Rng) -> RtdForward:
         """Select, mask, predict, sample, write and detect."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
         selection = self.select(batch, rng)
@@ -152,7 +162,7 @@ class ElectraObjective(PositionSelector):
         return RtdForward(selection, masked, gen.loss, gen.predictions, targets, gen.samples, disc_input,
                           disc_logits, labels)
 
-    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
+    def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:
         return self.score(self.run(batch, rng), batch.attention_mask)
 
     def score(self, out: RtdForward, attention_mask: torch.Tensor) -> StepOutput:
@@ -161,7 +171,9 @@ class ElectraObjective(PositionSelector):
         loss = self.cfg.gen_weight * out.gen_loss + self.cfg.disc_weight * disc_loss
         stats = _mlm_stats(out.gen_predictions, out.targets, out.selection, out.masked, out.gen_loss)
         stats.update(rtd_stats(out.disc_logits, out.labels, attention_mask, disc_loss))
-        return StepOutput(loss, stats)
+        terms = [LossTerm(self.cfg.gen_weight, out.gen_loss, stats["selected"]),
+                 LossTerm(self.cfg.disc_weight, disc_loss, stats["real_tokens"])]
+        return StepOutput(loss, stats, terms)
 
 
 def rtd_stats(logits: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
@@ -191,7 +203,7 @@ class MlmObjective(PositionSelector):
     def networks(self) -> dict[str, nn.Module]:
         return {"mlm": self.mlm}
 
-    def forward(self, batch: PretrainBatch, rng: torch.Generator) -> StepOutput:
+    def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
         selection = self.select(batch, rng)
         corrupted, masked = bert_corruption(ids, selection.mask, self.special.mask, self.mlm.config.vocab_size, rng)
@@ -200,7 +212,7 @@ class MlmObjective(PositionSelector):
         loss = out.loss
         stats = _mlm_stats(out.predictions, targets, selection, masked, loss)
         stats["real_tokens"] = attn.sum().float()
-        return StepOutput(self.cfg.gen_weight * loss, stats)
+        return StepOutput(self.cfg.gen_weight * loss, stats, [LossTerm(self.cfg.gen_weight, loss, stats["selected"])])
 
 
 def build_electra(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> ElectraObjective:

@@ -21,7 +21,7 @@ from electra.model.io import load_encoder, load_weights, network_folder, read_co
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
-from electra.train import checkpoint
+from electra.train import checkpoint, distributed
 from electra.train.loop import Trainer, resolve_device
 
 BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
@@ -130,14 +130,16 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     objective = build(job, special, int(meta["max_seq_len"]))
     if init is not None:
         load_initial_weights(objective, Path(init))
-    device = resolve_device(job.train.device)
-    if job.train.warmup_steps >= job.train.max_steps:
+    procs = distributed.from_environment()
+    device = distributed.setup(procs, resolve_device(job.train.device))
+    if job.train.warmup_steps >= job.train.max_steps and procs.is_main:
         print(f"warning: train.warmup_steps ({job.train.warmup_steps}) >= train.max_steps ({job.train.max_steps}): "
               f"the learning rate never reaches its peak {job.train.lr} and never decays", file=sys.stderr)
     micro_batch = job.train.batch_size // job.train.grad_accum
-    stream = BatchStream(data, micro_batch, seed=job.train.seed)
+    stream = BatchStream(data, micro_batch, seed=job.train.seed, rank=procs.rank, world_size=procs.world_size)
     out.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress)
+    trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress,
+                      procs=procs, full_width=data.max_seq_len)
     if not (resume and trainer.resume()):
         if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
             if resume:
@@ -145,10 +147,15 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
                                    f"nothing was overwritten")
             raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
                                f"or choose a new --out (nothing was overwritten)")
-        (out / "metrics.jsonl").unlink(missing_ok=True)
-    write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
-                                  "init": None if init is None else str(init)})
-    status = trainer.fit()
+        if procs.is_main:
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+    if procs.is_main:
+        write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
+                                      "init": None if init is None else str(init), "processes": procs.world_size})
+    try:
+        status = trainer.fit()
+    finally:
+        distributed.shutdown(procs)
     if status == "SIGINT":
         raise KeyboardInterrupt  # checkpoint written; the command exits 130 like any interrupted one
     if status == "SIGTERM":

@@ -26,12 +26,17 @@ from tqdm import tqdm
 from electra.config import TrainConfig
 from electra.data.loader import BatchStream
 from electra.data.prefetch import Prefetcher
+from electra.masking import RowRng
+from electra.train.distributed import Processes, all_sum, any_true, gather_objects
 from electra.errors import ElectraError
 from electra.files import write_text_atomic
 from electra.model.io import save_network
 from electra.objectives import summarize
 from electra.train import checkpoint
 from electra.train.optim import build_optimizer, build_scheduler
+
+COUNTERS = frozenset({"steps", "finite_steps", "skipped_steps"})
+"""Window entries that count steps (the same on every process), not data (summed over processes)."""
 
 PLATEAU_TOLERANCE = 0.98
 """A discriminator whose loss is above this fraction of its baseline is 'at the baseline'."""
@@ -68,20 +73,32 @@ class Trainer:
     """Trains one objective on one batch stream, writing metrics and checkpoints under ``run_dir``."""
 
     def __init__(self, objective: nn.Module, stream: BatchStream, cfg: TrainConfig, run_dir: Path,
-                 device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True) -> None:
+                 device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True,
+                 procs: Processes = Processes(), full_width: int | None = None) -> None:
+        """``procs``: this process's rank among several (torchrun); ``stream`` then yields its rows
+        of each global batch. ``full_width``: the longest row the data can have; given, masking
+        draws are made for the whole global batch at that width (``RowRng``), so that a run's
+        trajectory does not depend on the number of processes."""
         self.objective = objective.to(device)
+        self.procs = procs
+        self.model = self._wrap(objective, device)
         self.stream = Prefetcher(stream, pin=device.type == "cuda")  # loading off the step's path
         self.cfg = cfg
         self.run_dir = run_dir
         self.device = device
         self.tokenizer_dir = tokenizer_dir
-        self.progress = progress
+        self.progress = progress and procs.is_main
         if cfg.compile:
             compile_networks(objective)
         self.optimizer = build_optimizer(objective, cfg, device)
         self.scheduler = build_scheduler(self.optimizer, cfg)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(cfg.seed + 1)
+        local_rows = cfg.batch_size // cfg.grad_accum // procs.world_size
+        self.masking_rng = (self.rng if full_width is None else
+                            RowRng(self.rng, procs.rank * local_rows, local_rows * procs.world_size, full_width))
+        if procs.enabled:  # dropout differs per process; masking (above) is shared
+            torch.manual_seed(cfg.seed + 7919 * procs.rank)
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
@@ -91,27 +108,41 @@ class Trainer:
         self.metrics_path = run_dir / "metrics.jsonl"
         self.bad_run = torch.zeros((), device=device)  # consecutive skipped steps, counted on the device
         self.stop_signal: int | None = None
+        self.stop_others = False  # another process was signalled
         self.device_skip = bool(self.optimizer.defaults.get("fused"))  # fused AdamW skips on device
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
 
+    @staticmethod
+    def _wrap(objective: nn.Module, device: torch.device) -> nn.Module:
+        if not torch.distributed.is_initialized():
+            return objective
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+
     # ----------------------------------------------------------------- state
 
     def state_dict(self) -> dict:
+        """Everything to continue exactly. Called on every process (it gathers): the window of
+        logged sums is summed over processes, the dropout RNG of each process is kept."""
+        window = {k: (v if k in COUNTERS else all_sum(v.clone(), self.procs)).detach().cpu()
+                  for k, v in self.window.items()}
         state = {
             "step": self.step,
             "elapsed": self.elapsed,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "masking_rng": self.rng.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "torch_rng": gather_objects(torch.get_rng_state(), self.procs),
             "data": self.stream.state_dict(),
-            "window": {k: v.detach().cpu() for k, v in self.window.items()},
+            "window": window,
             "plateau_warned": self.plateau_warned,
             "bad_run": self.bad_run.detach().cpu(),
+            "world_size": self.procs.world_size,
         }
         if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+            state["cuda_rng"] = gather_objects(torch.cuda.get_rng_state(self.device), self.procs)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -120,14 +151,29 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.rng.set_state(state["masking_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self._restore_dropout_rng(state)
         self.stream.load_state_dict(state["data"])
-        for key, value in state["window"].items():
-            self.window[key] = value.to(self.device)
+        for key, value in state["window"].items():  # the summed window goes to one process only
+            if key in COUNTERS or self.procs.is_main:
+                self.window[key] = value.to(self.device)
         self.plateau_warned = bool(state["plateau_warned"])
         self.bad_run = state.get("bad_run", torch.zeros(())).to(self.device)
+
+    def _restore_dropout_rng(self, state: dict) -> None:
+        """Each process's own dropout RNG when the process count is unchanged, else fresh seeds."""
+        saved = state["torch_rng"]
+        saved = saved if isinstance(saved, list) else [saved]
+        cuda = state.get("cuda_rng")
+        cuda = cuda if isinstance(cuda, list) or cuda is None else [cuda]
+        if len(saved) == self.procs.world_size:
+            torch.set_rng_state(saved[self.procs.rank])
+            if cuda is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(cuda[self.procs.rank], self.device)
+            return
+        torch.manual_seed(self.cfg.seed + 7919 * self.procs.rank + self.step)
+        if self.procs.is_main:
+            print(f"note: checkpoint written by {len(saved)} process(es), resumed by {self.procs.world_size}: "
+                  f"dropout randomness is reseeded (masking and data order continue exactly)", file=sys.stderr)
 
     def resume(self) -> bool:
         """Continue from the newest good checkpoint; False (fresh start) when there is none."""
@@ -136,8 +182,9 @@ class Trainer:
             return False
         path, state = found
         self.load_state_dict(state)
-        self._truncate_metrics()
-        print(f"resumed from {path} at step {self.step}", file=sys.stderr)
+        if self.procs.is_main:
+            self._truncate_metrics()
+            print(f"resumed from {path} at step {self.step}", file=sys.stderr)
         return True
 
     def _truncate_metrics(self) -> None:
@@ -162,16 +209,16 @@ class Trainer:
         window_start, window_tokens = time.perf_counter(), 0
         session_start = time.perf_counter() - self.elapsed
         with self._stop_on_signals():
-            while (self.step < self.cfg.max_steps and not self._out_of_time(session_start)
-                   and self.stop_signal is None):
+            while self.step < self.cfg.max_steps and not self._should_stop(session_start):
                 window_tokens += self.train_step()
                 self.step += 1
                 self.elapsed = time.perf_counter() - session_start
                 bar.update(round(self.elapsed) - bar.n if self.cfg.max_minutes is not None else 1)
                 if self.step % self.cfg.log_every == 0:
                     now = time.perf_counter()
-                    row = self._log(window_tokens / max(now - window_start, 1e-9))
-                    bar.set_postfix(self._postfix(row), refresh=False)
+                    row = self._log(window_tokens * self.procs.world_size / max(now - window_start, 1e-9))
+                    if row:
+                        bar.set_postfix(self._postfix(row), refresh=False)
                     window_start, window_tokens = now, 0
                 if self.device.type == "cpu" or self.step % self.cfg.log_every == 0:  # GPU: no sync per step
                     self._raise_if_stuck()
@@ -181,12 +228,24 @@ class Trainer:
             self.stream.close()
             if self.saved_step != self.step:
                 self.save()
-        if self.stop_signal is not None:
-            name = signal.Signals(self.stop_signal).name
-            print(f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume", file=sys.stderr)
+        if self.stop_signal is not None or self.stop_others:
+            name = signal.Signals(self.stop_signal or signal.SIGTERM).name
+            if self.procs.is_main:
+                print(f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume",
+                      file=sys.stderr)
             return name
-        self.write_models(self.run_dir)
+        if self.procs.is_main:
+            self.write_models(self.run_dir)
         return "done"
+
+    def _should_stop(self, session_start: float) -> bool:
+        """A signal or the time budget; with several processes, all stop at the same step."""
+        local = self.stop_signal is not None or self._out_of_time(session_start)
+        if not self.procs.enabled:
+            return local
+        stop = any_true(local, self.procs, self.device)
+        self.stop_others = stop and self.stop_signal is None and not self._out_of_time(session_start)
+        return stop
 
     def _stop_on_signals(self):
         """While training, SIGTERM and SIGINT only set ``stop_signal`` (the step in flight finishes)."""
@@ -230,19 +289,31 @@ class Trainer:
             tokens += batch.num_tokens  # counted on the host copy: no device sync
             batch = batch.to(self.device, non_blocking=True)
             with autocast:
-                out = self.objective(batch, self.rng)
-            (out.loss / self.cfg.grad_accum).backward()
-            losses = out.loss.detach() if losses is None else losses + out.loss.detach()
+                out = self.model(batch, self.masking_rng)
+            loss = self._global_loss(out)
+            (loss / self.cfg.grad_accum).backward()
+            losses = loss.detach() if losses is None else losses + loss.detach()
             stats.append(out.stats)
         finite = torch.isfinite(losses)
         for part in stats:  # a skipped step adds nothing to the logged averages
             for key, value in part.items():
                 self.window[key] += torch.where(finite, value, 0.0)
-        self.window["loss_sum"] += torch.where(finite, losses / self.cfg.grad_accum, 0.0)
+        self.window["loss_sum"] += torch.where(finite, losses / self.cfg.grad_accum / self.procs.world_size, 0.0)
         self.window["finite_steps"] += finite.float()
         self.window["steps"] += 1
         self._step_unless_non_finite(losses)
         return tokens
+
+    def _global_loss(self, out) -> torch.Tensor:
+        """The loss this process back-propagates. With several processes each term's sum is divided
+        by its count over all processes (not each process's own mean); times the world size,
+        since DDP averages gradients. Logged (``loss_sum``), the shares of all processes add up
+        to the global loss."""
+        if not self.procs.enabled:
+            return out.loss
+        counts = all_sum(torch.stack([term.count.detach().float() for term in out.terms]), self.procs)
+        world = self.procs.world_size
+        return sum(t.weight * t.mean * t.count * world / counts[i].clamp(min=1.0) for i, t in enumerate(out.terms))
 
     def _step_unless_non_finite(self, loss: torch.Tensor) -> None:
         """Clip and update, unless the loss or the gradient is not finite: then skip and count.
@@ -278,8 +349,11 @@ class Trainer:
             f"{last[-1] if last else 'none'}. Lower train.lr or check the data.")
 
     def _log(self, tokens_per_s: float) -> dict:
-        stats = {k: float(v) for k, v in self.window.items()}  # the one host sync per window
+        summed = {k: v if k in COUNTERS else all_sum(v.clone(), self.procs) for k, v in self.window.items()}
+        stats = {k: float(v) for k, v in summed.items()}  # the one host sync per window
         self.window.clear()
+        if not self.procs.is_main:
+            return {}
         finite = stats.get("finite_steps", 0.0)
         row = {"step": self.step, "loss": stats["loss_sum"] / finite if finite else math.nan, **summarize(stats),
                "lr": self.last_lr, "skipped_steps": int(stats.get("skipped_steps", 0))}
@@ -319,15 +393,18 @@ class Trainer:
     # ----------------------------------------------------------------- outputs
 
     def save(self) -> None:
-        """Write a checkpoint; a model with a non-finite parameter is refused, never written."""
+        """Write a checkpoint (rank 0; every process takes part in gathering the state); a model
+        with a non-finite parameter is refused, never written."""
         self._raise_if_stuck()
         broken = [name for name, p in self.objective.named_parameters() if not bool(torch.isfinite(p).all())]
         if broken:
             raise ElectraError(f"step {self.step}: parameters {', '.join(broken[:5])} are not finite; "
                                f"not saving them (the previous checkpoint is kept)")
         self.saved_step = self.step
-        checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), self.state_dict(),
-                                   self.cfg.keep_checkpoints, self.tokenizer_dir)
+        state = self.state_dict()
+        if self.procs.is_main:
+            checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), state,
+                                       self.cfg.keep_checkpoints, self.tokenizer_dir)
 
     def write_models(self, folder: Path) -> None:
         """Each network as a standalone folder (config, model.safetensors, tokenizer files)."""
