@@ -41,7 +41,12 @@ def prepare_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra prepare", description="Tokenize text and write pretraining shards.")
     parser.add_argument("paths", nargs="+", help="text files (.txt, .txt.gz) or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="output folder (meta.json, shards, tokenizer)")
-    parser.add_argument("--workers", type=Optional[int], default=None, help="tokenization threads (default: all cores)")
+    parser.add_argument("--workers", type=Optional[int], default=None,
+                        help="processes building files in parallel (default: one, tokenizing on every core)")
+    parser.add_argument("--num-shards", type=int, default=1, help="split the files over this many machines")
+    parser.add_argument("--shard-index", type=int, default=0, help="which share of the files this machine builds")
+    parser.add_argument("--tokenizer-only", action="store_true",
+                        help="train (or copy) the tokenizer into --out and stop (before --num-shards runs)")
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
     add_dataclass_flags(parser, PrepareConfig)
     return parser
@@ -51,8 +56,10 @@ def run_prepare(ns: Namespace) -> None:
     from electra.data.prepare import prepare
 
     cfg = dataclass_from_flags(PrepareConfig, ns)
-    meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers)
-    print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
+    meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers, num_shards=ns.num_shards,
+                   shard_index=ns.shard_index, tokenizer_only=ns.tokenizer_only)
+    if meta is not None:
+        print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
 
 
 # ---------------------------------------------------------------- pretrain

@@ -3,25 +3,32 @@
 Pipeline (each step streams, so peak memory does not grow with the corpus):
 
 1. Tokenizer: train a WordPiece vocabulary over the text in one streaming pass
-   (``cfg.tokenizer`` unset) or load the given one; save it into ``out``.
-2. Documents (:mod:`electra.data.text`) are tokenized in batches of about
-   :data:`ENCODE_BATCH_LINES` lines with ``encode_batch`` (Rust threads on all cores), without
-   the post-processor's ``[CLS]``/``[SEP]`` and with special-token strings in the text
-   (a literal ``[MASK]``) split like any other text, as BERT's original tokenizer did.
-3. :class:`~electra.data.packing.ExampleBuilder` packs them into examples, seeded from
-   ``cfg.seed``.
-4. Examples are buffered ``cfg.examples_per_shard`` rows at a time and written as
-   ``shard-NNNNN.npy`` arrays of shape ``(n, max_seq_len)``, padded with ``[PAD]``, dtype
-   ``uint16`` when the vocabulary fits, else ``int32``. Each shard is written to a temporary
-   name and renamed.
-5. ``meta.json`` is written last, atomically; a folder without it is not a finished dataset.
-   An existing ``meta.json`` is removed first, so an interrupted rerun never leaves a
-   ``meta.json`` that describes other shards.
+   (``cfg.tokenizer`` unset) or load the given one; save it into ``out``. A rerun over the same
+   files reuses the tokenizer it finds there (``tokenizer-source.json`` says what it was made
+   from).
+2. Each input file is one *part*, built independently (so parts run in parallel over
+   ``workers`` processes, and split over machines with ``num_shards`` / ``shard_index``):
+   its documents (:mod:`electra.data.text`) are tokenized in batches of about
+   :data:`ENCODE_BATCH_LINES` lines, without ``[CLS]``/``[SEP]`` and with special-token strings
+   in the text (a literal ``[MASK]``) split like any other text, as BERT's original tokenizer did;
+   :class:`~electra.data.packing.ExampleBuilder` packs them into examples, seeded from
+   ``(cfg.seed, part index)``; examples go into ``part-IIIII-JJJ.npy`` arrays of at most
+   ``cfg.examples_per_shard`` rows of ``max_seq_len``, padded with ``[PAD]``, ``uint16`` when
+   the vocabulary fits, else ``int32``, each written under a temporary name and renamed.
+3. A part is finished when its marker ``part-IIIII.json`` (counts, sha256, shard list) is
+   written, last and atomically. A rerun skips every part whose marker matches the file (size,
+   modification time) and the settings: an interrupted run resumes, a repeated one does no work.
+4. ``meta.json`` is written, atomically, once every part has its marker; a folder without it is
+   not a finished dataset. With ``num_shards`` > 1 the machine that finishes last writes it (on a
+   shared folder), or a final run without ``--num-shards`` does.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -40,9 +47,13 @@ from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train
 
 META_SCHEMA_VERSION = 1
 META_FILE = "meta.json"
-SHARD_PATTERN = "shard-{:05d}.npy"
+TOKENIZER_SOURCE = "tokenizer-source.json"
+PART_MARKER = "part-{:05d}.json"
+PART_SHARD = "part-{:05d}-{:03d}.npy"
 ENCODE_BATCH_LINES = 4096
 """Lines per ``encode_batch`` call: large enough to keep all Rust threads busy."""
+COUNT_KEYS = ("documents", "lines", "examples", "tokens", "truncated_tokens", "skipped_lines",
+              "replaced_lines", "split_lines")
 
 
 @dataclasses.dataclass
@@ -53,73 +64,195 @@ class EncodeStats:
     """Lines with no token left after normalisation (e.g. only control characters)."""
 
 
-def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: int | None = None,
-            progress: bool = True) -> dict:
-    """Build the pretraining shards of ``inputs`` into ``out``; returns the ``meta.json`` body.
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One input file and where its output goes."""
 
-    ``workers`` caps the tokenizer's threads (it must be set before the tokenizer first runs in
-    this process to take effect); ``None`` uses every core.
+    index: int
+    file: Path
+    out: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.out / PART_MARKER.format(self.index)
+
+    def identity(self) -> dict:
+        """What a finished part must still match to be reused."""
+        stat = self.file.stat()
+        return {"file": str(self.file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: int | None = None,
+            progress: bool = True, num_shards: int = 1, shard_index: int = 0,
+            tokenizer_only: bool = False) -> dict | None:
+    """Build the pretraining shards of ``inputs`` into ``out``; returns the ``meta.json`` body,
+    or None while parts built elsewhere (``num_shards`` > 1) are still missing.
+
+    ``workers``: processes building parts in parallel (each tokenizes on one thread); ``None``
+    builds them one after another with the tokenizer's threads on every core.
+    ``num_shards`` / ``shard_index``: build only the parts ``i`` with ``i % num_shards ==
+    shard_index`` (one machine's share); the tokenizer must then exist already (``--tokenizer``,
+    or an earlier ``tokenizer_only`` run into ``out``).
     """
+    if workers is not None and workers < 1:
+        raise ElectraError(f"workers must be >= 1, got {workers}")
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ElectraError(f"shard_index must be in [0, num_shards), got {shard_index} of {num_shards}")
     _configure_threads(workers)
     files = resolve_inputs(inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+
+    tok = _get_tokenizer(files, cfg, out, progress, may_train=num_shards == 1)
+    if tokenizer_only:
+        return None
     (out / META_FILE).unlink(missing_ok=True)
+    key = _settings_key(cfg, out)
+    parts = [Part(i, f, out) for i, f in enumerate(files)]
+    _remove_stale(out, len(files))
+    mine = [p for p in parts if p.index % num_shards == shard_index]
+    todo = [p for p in mine if _finished(p, key) is None]
+    if len(todo) < len(mine):
+        print(f"prepare: {len(mine) - len(todo)} of {len(mine)} parts already built, skipped", file=sys.stderr)
+    _build_parts(todo, cfg, key, _dtype(tok), workers, progress)
 
-    tok = _get_tokenizer(files, cfg, progress)
-    save_tokenizer(tok, out)
-    special = special_ids(tok)
-    vocab_size = tok.get_vocab_size()
-    tok.encode_special_tokens = True  # not saved: only shapes how raw text is split here
-    dtype = np.uint16 if vocab_size <= np.iinfo(np.uint16).max + 1 else np.int32
-
-    text_stats, encode_stats = TextStats(), EncodeStats()
-    builder = ExampleBuilder(cfg.max_seq_len, cfg.short_seq_prob, cfg.single_segment_prob,
-                             np.random.default_rng(cfg.seed), special)
-    writer = ShardWriter(out, cfg.max_seq_len, cfg.examples_per_shard, dtype, special.pad)
-    with _byte_bar(files, "tokenizing", progress) as bar:
-        documents = iter_documents(files, text_stats, warn=True, on_bytes=bar.update)
-        for example in builder.examples(_tokenized(documents, tok, encode_stats)):
-            writer.add(example)
-    writer.close()
-    _remove_stale_shards(out, keep=len(writer.shards))
-
-    if writer.examples == 0:
-        raise ElectraError(f"no example could be built from {', '.join(map(str, inputs))}: "
-                           f"the inputs hold no usable text")
-    meta = {
-        "schema_version": META_SCHEMA_VERSION,
-        "tokenizer": "tokenizer.json",
-        "vocab_size": vocab_size,
-        "special_ids": dataclasses.asdict(special),
-        "max_seq_len": cfg.max_seq_len,
-        "dtype": np.dtype(dtype).name,
-        "shards": writer.shards,
-        "counts": {
-            "files": len(text_stats.files),
-            "documents": text_stats.documents,
-            "lines": text_stats.lines,
-            "examples": writer.examples,
-            "tokens": writer.tokens,
-            "truncated_tokens": builder.truncated_tokens,
-            "skipped_lines": encode_stats.skipped_lines,
-            "replaced_lines": text_stats.replaced_lines,
-            "split_lines": text_stats.split_lines,
-            "skipped_files": text_stats.skipped_files,
-        },
-        "inputs": [{"file": f.file, "sha256": f.sha256, "lines": f.lines} for f in text_stats.files],
-        "config": dataclasses.asdict(cfg),
-    }
+    markers = [_finished(p, key) for p in parts]
+    missing = [p for p, m in zip(parts, markers) if m is None]
+    if missing:
+        print(f"prepare: {len(parts) - len(missing)} of {len(parts)} parts built; meta.json is written once "
+              f"the other shards' runs are done", file=sys.stderr)
+        return None
+    meta = _meta(markers, tok, cfg, inputs)
     write_json(out / META_FILE, meta)
     return meta
+
+
+def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list) -> dict:
+    read = [m for m in markers if m["skipped"] is None]
+    examples = sum(m["examples"] for m in markers)
+    if examples == 0:
+        raise ElectraError(f"no example could be built from {', '.join(map(str, inputs))}: "
+                           f"the inputs hold no usable text")
+    counts = {key: sum(m[key] for m in markers) for key in COUNT_KEYS}
+    counts.update(files=len(read), skipped_files=[s for m in markers for s in m["skipped_files"]])
+    return {
+        "schema_version": META_SCHEMA_VERSION,
+        "tokenizer": "tokenizer.json",
+        "vocab_size": tok.get_vocab_size(),
+        "special_ids": dataclasses.asdict(special_ids(tok)),
+        "max_seq_len": cfg.max_seq_len,
+        "dtype": np.dtype(_dtype(tok)).name,
+        "shards": [shard for m in markers for shard in m["shards"]],
+        "counts": counts,
+        "inputs": [{"file": m["file"], "sha256": m["sha256"], "lines": m["lines"]} for m in read],
+        "config": dataclasses.asdict(cfg),
+    }
+
+
+def _dtype(tok: Tokenizer) -> type:
+    return np.uint16 if tok.get_vocab_size() <= np.iinfo(np.uint16).max + 1 else np.int32
+
+
+def _settings_key(cfg: PrepareConfig, out: Path) -> dict:
+    """Everything besides the file that shapes a part's shards (the tokenizer by its content)."""
+    body = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("tokenizer", "vocab_size")}
+    body["tokenizer_sha256"] = hashlib.sha256((out / "tokenizer.json").read_bytes()).hexdigest()
+    return body
+
+
+def _finished(part: Part, key: dict) -> dict | None:
+    """The part's marker when it is complete and still matches its file and the settings."""
+    try:
+        marker = json.loads(part.marker.read_text(encoding="utf-8"))
+        if marker["key"] != key or {k: marker[k] for k in ("file", "size", "mtime_ns")} != part.identity():
+            return None
+        if all((part.out / s["file"]).is_file() for s in marker["shards"]):
+            return marker
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _build_parts(parts: list[Part], cfg: PrepareConfig, key: dict, dtype: type, workers: int | None,
+                 progress: bool) -> None:
+    if not parts:
+        return
+    jobs = [(part, cfg, key, dtype) for part in parts]
+    with tqdm(total=total_bytes(p.file for p in parts), desc="tokenizing", unit="B", unit_scale=True,
+              file=sys.stderr, disable=not progress, leave=False) as bar:
+        if workers is None or workers == 1 or len(parts) == 1:
+            for job in jobs:
+                build_part(*job, on_bytes=bar.update)
+            return
+        # spawn: the parent has used the tokenizer's threads, which must not be forked
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(parts)), initializer=_one_thread) as pool:
+            for done in pool.imap_unordered(_build_part_job, jobs):
+                bar.update(done)
+
+
+def _one_thread() -> None:
+    os.environ["RAYON_NUM_THREADS"] = os.environ["RAYON_RS_NUM_CPUS"] = "1"
+
+
+def _build_part_job(job: tuple) -> int:
+    part = job[0]
+    build_part(*job)
+    return part.file.stat().st_size
+
+
+def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, on_bytes=None) -> dict:
+    """Tokenize and pack one file into its shards, then write its marker (last)."""
+    for stale in part.out.glob(PART_SHARD.format(part.index, 0).replace("-000.npy", "-*")):
+        stale.unlink()  # a crashed earlier attempt
+    tok = load_tokenizer(part.out)
+    tok.encode_special_tokens = True  # not saved: only shapes how raw text is split here
+    special = special_ids(tok)
+    text_stats, encode_stats = TextStats(), EncodeStats()
+    builder = ExampleBuilder(cfg.max_seq_len, cfg.short_seq_prob, cfg.single_segment_prob,
+                             np.random.default_rng([cfg.seed, part.index]), special)
+    writer = ShardWriter(part.out, cfg.max_seq_len, cfg.examples_per_shard, dtype, special.pad,
+                         name=lambda j: PART_SHARD.format(part.index, j))
+    documents = iter_documents([part.file], text_stats, warn=True, on_bytes=on_bytes)
+    for example in builder.examples(_tokenized(documents, tok, encode_stats)):
+        writer.add(example)
+    writer.close()
+    entry = text_stats.files[0] if text_stats.files else None
+    marker = {
+        **part.identity(), "key": key, "shards": writer.shards,
+        "sha256": entry.sha256 if entry else None,
+        "skipped": text_stats.skipped_files[0]["reason"] if entry is None and text_stats.skipped_files else None,
+        "skipped_files": text_stats.skipped_files,
+        "documents": text_stats.documents, "lines": text_stats.lines, "examples": writer.examples,
+        "tokens": writer.tokens, "truncated_tokens": builder.truncated_tokens,
+        "skipped_lines": encode_stats.skipped_lines, "replaced_lines": text_stats.replaced_lines,
+        "split_lines": text_stats.split_lines,
+    }
+    if entry is None and not text_stats.skipped_files:
+        marker["skipped"] = "empty (no non-blank line)"
+    write_json(part.marker, marker)
+    return marker
+
+
+def _remove_stale(out: Path, parts: int) -> None:
+    """Shards of the single-stream layout and parts beyond the current input list."""
+    for path in out.glob("shard-*.npy"):
+        path.unlink()
+    for path in out.glob("part-*"):
+        try:
+            index = int(path.name.split("-")[1].split(".")[0])
+        except (IndexError, ValueError):
+            continue
+        if index >= parts:
+            path.unlink()
 
 
 class ShardWriter:
     """Buffers at most ``rows_per_shard`` padded rows, then writes them as one ``.npy`` file."""
 
     def __init__(self, folder: Path, max_seq_len: int, rows_per_shard: int, dtype: type,
-                 pad_id: int) -> None:
+                 pad_id: int, name=lambda j: f"shard-{j:05d}.npy") -> None:
         self.folder = folder
+        self.name = name
         self.pad_id = pad_id
         self.buffer = np.full((rows_per_shard, max_seq_len), pad_id, dtype=dtype)
         self.filled = 0
@@ -141,7 +274,7 @@ class ShardWriter:
             self._flush()
 
     def _flush(self) -> None:
-        name = SHARD_PATTERN.format(len(self.shards))
+        name = self.name(len(self.shards))
         temporary = self.folder / (name + ".tmp")
         with temporary.open("wb") as handle:
             np.save(handle, self.buffer[: self.filled])
@@ -151,12 +284,29 @@ class ShardWriter:
         self.filled = 0
 
 
-def _get_tokenizer(files: list[Path], cfg: PrepareConfig, progress: bool) -> Tokenizer:
+def _get_tokenizer(files: list[Path], cfg: PrepareConfig, out: Path, progress: bool, may_train: bool) -> Tokenizer:
+    """The given tokenizer, the one an earlier run over the same files left in ``out``, or a new one."""
+    source = {"tokenizer": cfg.tokenizer, "vocab_size": None if cfg.tokenizer else cfg.vocab_size,
+              "files": None if cfg.tokenizer else [Part(i, f, out).identity() for i, f in enumerate(files)]}
+    marker = out / TOKENIZER_SOURCE
+    if cfg.tokenizer is None and (out / "tokenizer.json").is_file() and marker.is_file():
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")) == source:
+                return load_tokenizer(out)
+        except ValueError:
+            pass
     if cfg.tokenizer is not None:
-        return load_tokenizer(cfg.tokenizer)
-    with _byte_bar(files, "training tokenizer", progress) as bar:
-        lines = iter_lines(files, TextStats(), warn=False, on_bytes=bar.update)
-        tok = train_wordpiece(_batched(lines, 1024), cfg.vocab_size)
+        tok = load_tokenizer(cfg.tokenizer)
+    elif not may_train:
+        raise ElectraError(f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
+                           f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs")
+    else:
+        with _byte_bar(files, "training tokenizer", progress) as bar:
+            lines = iter_lines(files, TextStats(), warn=False, on_bytes=bar.update)
+            tok = train_wordpiece(_batched(lines, 1024), cfg.vocab_size)
+    if not (out / "tokenizer.json").is_file() or cfg.tokenizer is None or Path(cfg.tokenizer).resolve() != out.resolve():
+        save_tokenizer(tok, out)
+    write_json(marker, source)
     return tok
 
 
@@ -200,23 +350,10 @@ def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
 
 
 def _configure_threads(workers: int | None) -> None:
-    """Tokenizer threads: all cores unless capped; parallelism on (we never fork after use)."""
+    """Tokenizer threads on every core; parallelism on (workers are spawned, never forked)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    if workers is not None:
-        if workers < 1:
-            raise ElectraError(f"workers must be >= 1, got {workers}")
-        os.environ["RAYON_NUM_THREADS"] = str(workers)
-        os.environ["RAYON_RS_NUM_CPUS"] = str(workers)
 
 
 def _byte_bar(files: list[Path], description: str, enabled: bool) -> tqdm:
     return tqdm(total=total_bytes(files), desc=description, unit="B", unit_scale=True,
                 file=sys.stderr, disable=not enabled, leave=False)
-
-
-def _remove_stale_shards(out: Path, keep: int) -> None:
-    """Delete shards of an earlier run beyond the ``keep`` written now."""
-    current = {SHARD_PATTERN.format(i) for i in range(keep)}
-    for path in out.glob("shard-*.npy"):
-        if path.name not in current:
-            path.unlink()

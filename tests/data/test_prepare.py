@@ -70,7 +70,8 @@ def test_prepare_writes_shards_tokenizer_and_meta(tmp_path, capsys):
         assert entry["sha256"] == hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest()
 
     rows = shard_rows(out, meta)
-    assert len(meta["shards"]) == -(-counts["examples"] // 64) > 1
+    assert len(meta["shards"]) > 1 and all(0 < s["examples"] <= 64 for s in meta["shards"])
+    assert sum(s["examples"] for s in meta["shards"]) == counts["examples"]
     assert rows.shape == (counts["examples"], 32) and rows.dtype == np.uint16
     assert counts["tokens"] == int((rows != 0).sum())
     assert np.all(rows[:, 0] == 2)
@@ -101,9 +102,9 @@ def test_rerun_replaces_old_shards(tmp_path):
     inputs = write_inputs(tmp_path)
     out = tmp_path / "out"
     prepare(inputs, out, PrepareConfig(**{**CFG, "examples_per_shard": 16}), progress=False)
-    assert len(list(out.glob("shard-*.npy"))) > 2
+    assert len(list(out.glob("part-*.npy"))) > 2
     meta = prepare(inputs, out, PrepareConfig(**CFG, tokenizer=str(out)), progress=False)
-    assert sorted(p.name for p in out.glob("shard-*")) == [s["file"] for s in meta["shards"]]
+    assert sorted(p.name for p in out.glob("part-*.npy")) == sorted(s["file"] for s in meta["shards"])
     assert not list(out.glob("*.tmp"))
 
 
