@@ -31,6 +31,8 @@ commands:
   predict    predictions of a fine-tuned model for a file
   export     write a model folder that transformers loads (from_pretrained)
   bench      time our pretraining step against the transformers composition
+  detect     every token of a text with the discriminator's P(replaced)
+  corrupt    the generator replaces tokens of a text; see which the discriminator catches
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -304,6 +306,51 @@ def run_bench(ns: Namespace) -> None:
     main(cfg, as_json=ns.json, out=ns.out)
 
 
+# ---------------------------------------------------------------- detect / corrupt
+
+def detect_parser(prog: str, description: str, model_help: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=description)
+    parser.add_argument("text", help="the text to look at")
+    parser.add_argument("--model", type=Path, required=True, help=model_help)
+    parser.add_argument("--json", action="store_true", help="print a JSON list of {token, p_replaced, ...}")
+    parser.add_argument("--html", type=Optional[Path], default=None, help="also write a self-contained HTML heat-map")
+    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto",
+                        help="shade tokens in the terminal (auto: when stdout is a terminal)")
+    if prog.endswith("corrupt"):
+        parser.add_argument("--seed", type=int, default=0, help="which tokens are replaced, and by what")
+        parser.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens the generator replaces")
+    return parser
+
+
+def run_detect(ns: Namespace) -> None:
+    from electra.detect import detect, load_detector
+
+    discriminator, tokenizer = load_detector(ns.model)
+    _show_scores(ns, detect(discriminator, tokenizer, ns.text), f"electra detect: {ns.model}")
+
+
+def run_corrupt(ns: Namespace) -> None:
+    from electra.detect import corrupt
+    from electra.validate import load_pair
+
+    if not 0 < ns.mask_prob < 1:
+        raise ElectraError(f"--mask-prob must be in (0, 1), got {ns.mask_prob}")
+    _show_scores(ns, corrupt(load_pair(ns.model), ns.text, ns.seed, ns.mask_prob), f"electra corrupt: {ns.model}")
+
+
+def _show_scores(ns: Namespace, scores, title: str) -> None:
+    from electra.detect import as_json, html_page, terminal_table
+    from electra.files import write_text_atomic
+
+    if ns.html is not None:
+        write_text_atomic(ns.html, html_page(scores, title))
+    if ns.json:
+        print(json.dumps(as_json(scores)))
+    else:
+        color = ns.color == "always" or (ns.color == "auto" and sys.stdout.isatty())
+        print(terminal_table(scores, color))
+
+
 # ---------------------------------------------------------------- dispatch
 
 def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
@@ -350,6 +397,11 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model."), run_predict),
     "export": (lambda argv: export_parser(), run_export),
     "bench": (lambda argv: bench_parser(), run_bench),
+    "detect": (lambda argv: detect_parser("electra detect", "Show the discriminator's P(replaced) per token.",
+                                          "discriminator: a run, checkpoint, pair or model folder"), run_detect),
+    "corrupt": (lambda argv: detect_parser("electra corrupt", "Corrupt a text with the generator; score it.",
+                                           "generator + discriminator pair: a run, checkpoint or the shipped pair"),
+                run_corrupt),
 }
 
 
