@@ -33,6 +33,7 @@ commands:
   bench      time our pretraining step against the transformers composition
   detect     every token of a text with the discriminator's P(replaced)
   corrupt    the generator replaces tokens of a text; see which the discriminator catches
+  plot       PNG training curves of a pretraining run
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -351,6 +352,22 @@ def _show_scores(ns: Namespace, scores, title: str) -> None:
         print(terminal_table(scores, color))
 
 
+# ---------------------------------------------------------------- plot
+
+def plot_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra plot", description="PNG training curves from a run's metrics.jsonl.")
+    parser.add_argument("run", type=Path, help="run folder of 'electra pretrain'")
+    parser.add_argument("--out", type=Optional[Path], default=None, help="folder for the PNGs (default RUN/plots)")
+    return parser
+
+
+def run_plot(ns: Namespace) -> None:
+    from electra.plot import plot_run
+
+    for path in plot_run(ns.run, ns.out):
+        print(path)
+
+
 # ---------------------------------------------------------------- dispatch
 
 def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
@@ -402,6 +419,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     "corrupt": (lambda argv: detect_parser("electra corrupt", "Corrupt a text with the generator; score it.",
                                            "generator + discriminator pair: a run, checkpoint or the shipped pair"),
                 run_corrupt),
+    "plot": (lambda argv: plot_parser(), run_plot),
 }
 
 
