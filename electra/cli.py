@@ -34,6 +34,7 @@ commands:
   detect     every token of a text with the discriminator's P(replaced)
   corrupt    the generator replaces tokens of a text; see which the discriminator catches
   plot       PNG training curves of a pretraining run
+  compare    ELECTRA vs MLM at equal compute: pretrain both, fine-tune, report
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -368,6 +369,46 @@ def run_plot(ns: Namespace) -> None:
         print(path)
 
 
+# ---------------------------------------------------------------- compare
+
+def compare_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra compare",
+                            description="Pretrain ELECTRA and MLM on the same budget, fine-tune both, report.")
+    parser.add_argument("--data", type=Path, required=True, help="folder written by 'electra prepare'")
+    parser.add_argument("--task-data", type=str, required=True, help="the task's data (as for electra finetune)")
+    parser.add_argument("--task", type=str, required=True, help="task kind or GLUE name (as for electra finetune)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (report.md, results.json, plots)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="tiny")
+    parser.add_argument("--budget", type=float, required=True,
+                        help="per objective: model FLOPs (default unit) or minutes (--budget-unit minutes)")
+    parser.add_argument("--budget-unit", choices=["flops", "minutes"], default="flops")
+    parser.add_argument("--fractions", type=str, default="0.25,0.5,1", help="budget fractions to fine-tune at")
+    parser.add_argument("--arms", type=str, default="electra,mlm",
+                        help="objectives to compare: electra, mlm, electra15 (discriminator loss on selected only)")
+    parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds")
+    parser.add_argument("--device", type=str, default="auto")
+    parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))
+    return parser
+
+
+def run_compare(ns: Namespace) -> None:
+    from electra.compare import CompareJob, run_compare as compare
+
+    try:
+        fractions = tuple(float(x) for x in ns.fractions.split(","))
+    except ValueError as exc:
+        raise ElectraError(f"invalid --fractions {ns.fractions!r}: comma-separated numbers") from exc
+    settings = FinetuneConfig(**{f.name: ns[f.name] for f in dataclasses.fields(FinetuneConfig) if f.name != "device"})
+    job = CompareJob(data=ns.data, task_data=ns.task_data, task=ns.task, out=ns.out, preset=ns.preset,
+                     budget=ns.budget, unit=ns.budget_unit, fractions=fractions,
+                     arms=tuple(_name_list(ns.arms) or ()), seeds=_int_list(ns.seeds, "seeds"), finetune=settings,
+                     device=ns.device, seed=ns.seed)
+    compare(job, progress=not ns.no_progress)
+    print(f"report: {ns.out / 'report.md'}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------- dispatch
 
 def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
@@ -420,6 +461,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
                                            "generator + discriminator pair: a run, checkpoint or the shipped pair"),
                 run_corrupt),
     "plot": (lambda argv: plot_parser(), run_plot),
+    "compare": (lambda argv: compare_parser(), run_compare),
 }
 
 

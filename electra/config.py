@@ -131,6 +131,8 @@ class ObjectiveConfig:
     """Sampling temperature of the generator (ELECTRA only)."""
     disallow_correct: bool = False
     """Forbid sampling the original token, so every selected position is replaced."""
+    disc_selected_only: bool = False
+    """The paper's "ELECTRA 15%" ablation: the discriminator loss only over the selected positions."""
     mask_token_prob: float = 0.85
     """ELECTRA: share of selected positions shown to the generator as [MASK]; the rest keep
     their token. (The MLM baseline always uses BERT's 80/10/10.)"""
@@ -165,6 +167,9 @@ class TrainConfig:
     """Optimizer steps; also the horizon of the linear decay."""
     max_minutes: float | None = None
     """Optional wall-clock budget; training stops (and saves) when it is spent."""
+    max_flops: float | None = None
+    """Optional compute budget in model FLOPs (``electra.flops``, both networks); training stops
+    (and saves) once it is spent. Each metrics row logs the FLOPs so far."""
     weight_decay: float = 0.01
     """AdamW weight decay (not applied to biases and LayerNorm)."""
     adam_beta1: float = 0.9
@@ -204,6 +209,7 @@ class TrainConfig:
         _require(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr!r}")
         _require(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
         _require(self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be > 0")
+        _require(self.max_flops is None or self.max_flops > 0, "max_flops", "must be > 0")
         _require(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1/adam_beta2", "must be in [0, 1)")
         _require(self.dtype in ("fp32", "bf16"), "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
         _check_optimizer_fields(self)

@@ -167,10 +167,11 @@ class ElectraObjective(PositionSelector):
 
     def score(self, out: RtdForward, attention_mask: torch.Tensor) -> StepOutput:
         """Losses and statistics of one forward pass."""
-        disc_loss = rtd_loss(out.disc_logits, out.labels, attention_mask)
+        scored = out.selection.mask.long() if self.cfg.disc_selected_only else attention_mask
+        disc_loss = rtd_loss(out.disc_logits, out.labels, scored)
         loss = self.cfg.gen_weight * out.gen_loss + self.cfg.disc_weight * disc_loss
         stats = _mlm_stats(out.gen_predictions, out.targets, out.selection, out.masked, out.gen_loss)
-        stats.update(rtd_stats(out.disc_logits, out.labels, attention_mask, disc_loss))
+        stats.update(rtd_stats(out.disc_logits, out.labels, scored, disc_loss))
         terms = [LossTerm(self.cfg.gen_weight, out.gen_loss, stats["selected"]),
                  LossTerm(self.cfg.disc_weight, disc_loss, stats["real_tokens"])]
         return StepOutput(loss, stats, terms)

@@ -16,6 +16,7 @@ import torch
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData
 from electra.errors import ElectraError, Preempted
+from electra.flops import slot_share, step_flops
 from electra.files import write_json
 from electra.model.io import load_encoder, load_weights, network_folder, read_config
 from electra.model.networks import count_parameters
@@ -72,6 +73,19 @@ def describe(job: PretrainJob, max_seq_len: int = 128) -> dict:
     return report
 
 
+def flops_counter(job: PretrainJob):
+    """Model FLOPs of one micro-batch of ``rows`` x ``width`` (``electra.flops``), memoised by width."""
+    cache: dict[int, object] = {}
+
+    def flops_of(rows: int, width: int) -> float:
+        if width not in cache:
+            cache[width] = step_flops(job.objective, job.model, job.recipe, width)
+        share = slot_share(job.recipe, width)
+        return cache[width].total(positions=rows * width, slots=rows * width * share)
+
+    return flops_of
+
+
 def data_job(job: PretrainJob, meta: dict) -> PretrainJob:
     """Fit ``job`` to the prepared data (its ``meta``): the vocabulary size comes from its tokenizer."""
     model = dataclasses.replace(job.model, vocab_size=int(meta["vocab_size"]),
@@ -114,7 +128,8 @@ def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
 
 
 def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = False,
-                    progress: bool = True, init: Path | None = None) -> Path:
+                    progress: bool = True, init: Path | None = None,
+                    snapshots: dict[str, float] | None = None) -> Path:
     """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``.
 
     ``resume`` continues from the newest good checkpoint under ``out``; otherwise ``init``
@@ -139,7 +154,7 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     stream = BatchStream(data, micro_batch, seed=job.train.seed, rank=procs.rank, world_size=procs.world_size)
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress,
-                      procs=procs, full_width=data.max_seq_len)
+                      procs=procs, full_width=data.max_seq_len, flops_of=flops_counter(job), snapshots=snapshots)
     if not (resume and trainer.resume()):
         if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
             if resume:

@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from electra.data.prefetch import Prefetcher
 from electra.masking import RowRng
 from electra.train.distributed import Processes, all_sum, any_true, gather_objects
 from electra.errors import ElectraError
-from electra.files import write_text_atomic
+from electra.files import write_json, write_text_atomic
 from electra.model.io import save_network
 from electra.objectives import summarize
 from electra.train import checkpoint
@@ -74,11 +75,15 @@ class Trainer:
 
     def __init__(self, objective: nn.Module, stream: BatchStream, cfg: TrainConfig, run_dir: Path,
                  device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True,
-                 procs: Processes = Processes(), full_width: int | None = None) -> None:
+                 procs: Processes = Processes(), full_width: int | None = None,
+                 flops_of: Callable[[int, int], float] | None = None,
+                 snapshots: dict[str, float] | None = None) -> None:
         """``procs``: this process's rank among several (torchrun); ``stream`` then yields its rows
         of each global batch. ``full_width``: the longest row the data can have; given, masking
         draws are made for the whole global batch at that width (``RowRng``), so that a run's
-        trajectory does not depend on the number of processes."""
+        trajectory does not depend on the number of processes. ``flops_of(rows, width)``: model
+        FLOPs of one micro-batch (for ``max_flops`` and the logged ``flops``). ``snapshots``: name ->
+        FLOPs; the networks are written to ``run_dir/snapshots/NAME`` once that much is spent."""
         self.objective = objective.to(device)
         self.procs = procs
         self.model = self._wrap(objective, device)
@@ -101,6 +106,9 @@ class Trainer:
             torch.manual_seed(cfg.seed + 7919 * procs.rank)
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.flops_of = flops_of
+        self.flops = 0.0  # model FLOPs spent so far (all processes)
+        self.snapshots = dict(snapshots or {})
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
         self.plateau_warned = False
         self.saved_step: int | None = None
@@ -140,6 +148,7 @@ class Trainer:
             "plateau_warned": self.plateau_warned,
             "bad_run": self.bad_run.detach().cpu(),
             "world_size": self.procs.world_size,
+            "flops": self.flops,
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = gather_objects(torch.cuda.get_rng_state(self.device), self.procs)
@@ -158,6 +167,7 @@ class Trainer:
                 self.window[key] = value.to(self.device)
         self.plateau_warned = bool(state["plateau_warned"])
         self.bad_run = state.get("bad_run", torch.zeros(())).to(self.device)
+        self.flops = float(state.get("flops", 0.0))
 
     def _restore_dropout_rng(self, state: dict) -> None:
         """Each process's own dropout RNG when the process count is unchanged, else fresh seeds."""
@@ -224,6 +234,9 @@ class Trainer:
                     self._raise_if_stuck()
                 if self.step % self.cfg.save_every == 0:
                     self.save()
+                self._write_due_snapshots()
+            if self.step % self.cfg.log_every and self.window.get("steps") is not None:
+                self._log(window_tokens * self.procs.world_size / max(time.perf_counter() - window_start, 1e-9))
             bar.close()
             self.stream.close()
             if self.saved_step != self.step:
@@ -238,9 +251,19 @@ class Trainer:
             self.write_models(self.run_dir)
         return "done"
 
+    def _write_due_snapshots(self) -> None:
+        for name, flops in sorted(self.snapshots.items(), key=lambda item: item[1]):
+            folder = self.run_dir / "snapshots" / name
+            if self.flops >= flops and not folder.is_dir():
+                if self.procs.is_main:
+                    self.write_models(folder)
+                    write_json(folder / "snapshot.json", {"step": self.step, "flops": self.flops,
+                                                          "elapsed_s": self.elapsed})
+
     def _should_stop(self, session_start: float) -> bool:
-        """A signal or the time budget; with several processes, all stop at the same step."""
-        local = self.stop_signal is not None or self._out_of_time(session_start)
+        """A signal, the time or the FLOPs budget; with several processes, all stop at the same step."""
+        over_budget = self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops
+        local = self.stop_signal is not None or self._out_of_time(session_start) or over_budget
         if not self.procs.enabled:
             return local
         stop = any_true(local, self.procs, self.device)
@@ -287,6 +310,8 @@ class Trainer:
         for _ in range(self.cfg.grad_accum):
             batch = next(self.stream)
             tokens += batch.num_tokens  # counted on the host copy: no device sync
+            if self.flops_of is not None:
+                self.flops += self.flops_of(*batch.input_ids.shape) * self.procs.world_size
             batch = batch.to(self.device, non_blocking=True)
             with autocast:
                 out = self.model(batch, self.masking_rng)
@@ -356,7 +381,7 @@ class Trainer:
             return {}
         finite = stats.get("finite_steps", 0.0)
         row = {"step": self.step, "loss": stats["loss_sum"] / finite if finite else math.nan, **summarize(stats),
-               "lr": self.last_lr, "skipped_steps": int(stats.get("skipped_steps", 0))}
+               "lr": self.last_lr, "skipped_steps": int(stats.get("skipped_steps", 0)), "flops": self.flops}
         timing = {"tokens_per_s": tokens_per_s, "elapsed_s": self.elapsed}
         if self.cfg.deterministic:  # timings differ run to run: keep them out of the metrics file
             with open(self.run_dir / "timings.jsonl", "a", encoding="utf-8") as handle:

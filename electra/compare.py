@@ -1,0 +1,348 @@
+"""``electra compare``: ELECTRA against MLM at equal pretraining compute, on the user's data and task.
+
+1. Pretrain each arm (``electra``, ``mlm``, optionally ``electra15``: the paper's ablation with
+   the discriminator loss on the selected positions only) with the same discriminator size on
+   the same data for the same budget: model FLOPs of both networks (``electra.flops``, default)
+   or wall-clock minutes. Snapshots of the networks are kept at each budget fraction
+   (``OUT/pretrain/ARM/snapshots/FRACTION``).
+2. Fine-tune every snapshot's discriminator (the MLM model's encoder for ``mlm``) on the task
+   with every seed, and the same architecture from random initialisation.
+3. Write ``OUT/results.json`` (per arm and fraction: FLOPs, per-seed and median scores),
+   ``OUT/report.md`` (the table, the pretraining state of each arm, the verdict and the commands
+   that reproduce each number) and PNG plots: score against pretraining FLOPs, and the
+   pretraining curves.
+
+A rerun with the same ``--out`` skips what is finished (a pretraining whose final models exist,
+a fine-tuning whose ``results.json`` exists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from electra.config import FinetuneConfig, preset
+from electra.data.loader import BatchStream, PretrainData, load_meta
+from electra.errors import ElectraError
+from electra.files import write_json, write_text_atomic
+from electra.finetune.run import FinetuneJob, finetune
+from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
+
+ARMS = ("electra", "mlm", "electra15")
+PLATEAU = 0.98
+"""A discriminator whose loss is above this share of its baseline has not learned to detect."""
+
+
+@dataclass
+class CompareJob:
+    data: Path
+    """A folder written by ``electra prepare``."""
+    task_data: Path | str
+    task: str
+    out: Path
+    preset: str = "tiny"
+    budget: float = 1e15
+    """Per arm: model FLOPs (``unit='flops'``) or minutes (``unit='minutes'``)."""
+    unit: str = "flops"
+    fractions: tuple[float, ...] = (0.25, 0.5, 1.0)
+    arms: tuple[str, ...] = ("electra", "mlm")
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    device: str = "auto"
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("flops", "minutes"):
+            raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
+        if not self.budget > 0 or not math.isfinite(self.budget):
+            raise ElectraError(f"invalid --budget {self.budget!r}: must be a positive number")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions) or max(self.fractions) != 1.0:
+            raise ElectraError(f"invalid --fractions {self.fractions!r}: values in (0, 1], ending with 1")
+        unknown = [a for a in self.arms if a not in ARMS]
+        if unknown or not self.arms:
+            raise ElectraError(f"invalid --arms {','.join(self.arms)}: choose from {', '.join(ARMS)}")
+        preset(self.preset)
+
+
+def run_compare(job: CompareJob, progress: bool = True) -> dict:
+    meta = load_meta(job.data)
+    runs = {arm: pretrain_arm(job, arm, meta, progress) for arm in job.arms}
+    scores = {arm: {name: finetune_snapshot(job, snapshot, f"{arm}/{name}", "pretrained", progress)
+                    for name, snapshot in snapshots_of(run, job).items()}
+              for arm, run in runs.items()}
+    first = runs[job.arms[0]]
+    random_init = finetune_snapshot(job, snapshots_of(first, job)[fraction_name(1.0)], "random", "random", progress)
+    results = collect(job, runs, scores, random_init)
+    write_json(job.out / "results.json", results)
+    plots = write_plots(job, results, runs)
+    write_text_atomic(job.out / "report.md", report(job, results, plots))
+    return results
+
+
+# ---------------------------------------------------------------- pretraining
+
+
+def fraction_name(fraction: float) -> str:
+    return f"{fraction:g}"
+
+
+def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
+    """The preset's recipe for ``arm``; with a FLOPs budget, the schedule spans the budget."""
+    chosen = preset(job.preset)
+    objective = "mlm" if arm == "mlm" else "electra"
+    recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15")
+    train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, save_every=10**9)
+    base = data_job(PretrainJob(objective, chosen.model, recipe, train), meta)
+    if job.unit == "minutes":
+        train = dataclasses.replace(train, max_minutes=job.budget)
+    else:
+        steps = max(1, math.ceil(1.01 * job.budget / mean_step_flops(base, job.data)))
+        train = dataclasses.replace(train, max_flops=job.budget, max_steps=steps,
+                                    warmup_steps=min(train.warmup_steps, max(1, steps // 10)))
+    return dataclasses.replace(base, train=train)
+
+
+def mean_step_flops(job: PretrainJob, data: Path, batches: int = 64) -> float:
+    """Average model FLOPs of an optimizer step over the first batches of the run's own data order
+    (batches are trimmed to their longest row, so this is below the full-width cost)."""
+    stream = BatchStream(PretrainData(data), job.train.batch_size, seed=job.train.seed)
+    count = flops_counter(job)
+    return statistics.mean(count(*next(stream).input_ids.shape) for _ in range(batches))
+
+
+def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:
+    run = job.out / "pretrain" / arm
+    final = run / ("mlm" if arm == "mlm" else "discriminator")
+    if final.is_dir() and (run / "snapshots" / fraction_name(1.0)).is_dir():
+        print(f"compare: {arm} pretraining already done ({run})", file=sys.stderr)
+        return run
+    the_job = arm_job(job, arm, meta)
+    print(f"compare: pretraining {arm} ({job.budget:g} {job.unit})", file=sys.stderr)
+    snapshots = None
+    if job.unit == "flops":
+        snapshots = {fraction_name(f): f * job.budget for f in job.fractions}
+    run_pretraining(the_job, job.data, run, resume=(run / "checkpoints").is_dir(), progress=progress,
+                    snapshots=snapshots)
+    full = run / "snapshots" / fraction_name(1.0)
+    if not full.is_dir():  # a minutes budget, or the schedule ended just short of the FLOPs: the final models
+        _copy_models(run, full)
+    return run
+
+
+def _copy_models(run: Path, folder: Path) -> None:
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("discriminator", "generator", "mlm"):
+        if (run / name).is_dir():
+            shutil.copytree(run / name, folder / name, dirs_exist_ok=True)
+    rows = read_rows(run)
+    write_json(folder / "snapshot.json", {"step": rows[-1]["step"] if rows else 0,
+                                          "flops": rows[-1].get("flops") if rows else None})
+
+
+def snapshots_of(run: Path, job: CompareJob) -> dict[str, Path]:
+    """Fraction name -> snapshot folder; with a minutes budget only the final one exists."""
+    fractions = job.fractions if job.unit == "flops" else (1.0,)
+    found = {fraction_name(f): run / "snapshots" / fraction_name(f) for f in fractions}
+    missing = [str(p) for p in found.values() if not p.is_dir()]
+    if missing:
+        raise ElectraError(f"snapshots missing after pretraining: {', '.join(missing)} (budget too small "
+                           f"for even one step per fraction?)")
+    return found
+
+
+def read_rows(run: Path) -> list[dict]:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- fine-tuning
+
+
+def finetune_snapshot(job: CompareJob, snapshot: Path, name: str, init: str, progress: bool) -> dict:
+    out = job.out / "finetune" / name
+    if (out / "results.json").is_file():
+        return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    print(f"compare: fine-tuning {name} on {job.task} ({len(job.seeds)} seeds)", file=sys.stderr)
+    model = snapshot / "mlm" if (snapshot / "mlm").is_dir() else snapshot / "discriminator"
+    settings = dataclasses.replace(job.finetune, device=job.device)
+    return finetune(FinetuneJob(model=model, task=job.task, data=job.task_data, out=out, seeds=job.seeds,
+                                init=init, settings=settings, overwrite=True), progress=progress)
+
+
+# ---------------------------------------------------------------- results
+
+
+def _split_scores(result: dict, metric: str) -> dict:
+    """Median, spread and per-seed values of ``metric`` on test (dev when there is no test)."""
+    split = "test" if "test" in result else "dev"
+    values = [run[split][metric] for run in result["per_seed"] if split in run]
+    return {"split": split, "median": statistics.median(values), "min": min(values), "max": max(values),
+            "per_seed": values}
+
+
+def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: dict) -> dict:
+    metric = random_init["main_metric"]
+    arms = {}
+    for arm, by_fraction in scores.items():
+        arms[arm] = {}
+        for name, result in by_fraction.items():
+            snapshot = json.loads((runs[arm] / "snapshots" / name / "snapshot.json").read_text(encoding="utf-8"))
+            arms[arm][name] = {"flops": snapshot.get("flops"), "step": snapshot.get("step"),
+                               "checkpoint": str(runs[arm] / "snapshots" / name),
+                               **_split_scores(result, metric)}
+        arms[arm]["pretraining"] = pretraining_state(runs[arm])
+    trivial = random_init.get("baseline", {})
+    split = "test" if "test" in trivial else "dev"
+    return {"task": job.task, "task_data": str(job.task_data), "metric": metric, "budget": job.budget,
+            "unit": job.unit, "preset": job.preset, "seeds": job.seeds, "arms": arms,
+            "random_init": _split_scores(random_init, metric),
+            "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)}}
+
+
+def pretraining_state(run: Path) -> dict:
+    """The last metrics row's headline numbers (is the discriminator past its plateau?)."""
+    rows = read_rows(run)
+    if not rows:
+        return {}
+    last = rows[-1]
+    keys = ("step", "flops", "loss", "mlm_loss", "gen_acc", "disc_loss", "disc_baseline_loss", "disc_loss_ratio",
+            "disc_recall")
+    return {k: last[k] for k in keys if k in last}
+
+
+# ---------------------------------------------------------------- report
+
+
+def write_plots(job: CompareJob, results: dict, runs: dict[str, Path]) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("compare: matplotlib is not installed, no plots (pip install -e '.[plot]')", file=sys.stderr)
+        return []
+    written = []
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for arm, by_fraction in results["arms"].items():
+        points = sorted((v["flops"] or 0.0, v["median"], v["min"], v["max"])
+                        for k, v in by_fraction.items() if k != "pretraining")
+        xs = [p[0] for p in points]
+        ax.errorbar(xs, [p[1] for p in points], yerr=[[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]],
+                    marker="o", capsize=3, label=arm)
+    ax.axhline(results["random_init"]["median"], color="grey", linestyle="--", label="random init")
+    if results["trivial"]["score"] is not None:
+        ax.axhline(results["trivial"]["score"], color="black", linestyle=":", label=results["trivial"]["predictor"])
+    ax.set_xlabel("pretraining FLOPs")
+    ax.set_ylabel(f"{results['metric']} ({results['random_init']['split']}, median of {len(job.seeds)} seeds)")
+    ax.set_title(f"{job.task}: fine-tuned score against pretraining compute")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(job.out / "score_vs_flops.png")
+    plt.close(fig)
+    written.append("score_vs_flops.png")
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+    for arm, run in runs.items():
+        rows = read_rows(run)
+        left.plot([r["flops"] for r in rows], [r["mlm_loss"] for r in rows], label=f"{arm}: MLM loss")
+        if any(r.get("disc_loss_ratio") is not None for r in rows):
+            pts = [(r["flops"], r["disc_loss_ratio"]) for r in rows if r.get("disc_loss_ratio") is not None]
+            right.plot([p[0] for p in pts], [p[1] for p in pts], label=arm)
+    right.axhline(1.0, color="grey", linestyle="--", label="always 'original'")
+    left.set_xlabel("pretraining FLOPs")
+    right.set_xlabel("pretraining FLOPs")
+    left.set_ylabel("generator / MLM loss")
+    right.set_ylabel("discriminator loss / baseline")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(job.out / "pretraining.png")
+    plt.close(fig)
+    written.append("pretraining.png")
+    return written
+
+
+def verdict(results: dict) -> list[str]:
+    arms, random_score = results["arms"], results["random_init"]["median"]
+    full = fraction_name(1.0)
+    lines = []
+    if "electra" in arms and "mlm" in arms:
+        e, m = arms["electra"][full]["median"], arms["mlm"][full]["median"]
+        lines.append(f"- ELECTRA {'≥' if e >= m else '<'} MLM at the full budget: {e:.4f} vs {m:.4f}.")
+    for arm, by_fraction in arms.items():
+        score = by_fraction[full]["median"]
+        lines.append(f"- {arm} {'beats' if score > random_score else 'does not beat'} random initialisation "
+                     f"({score:.4f} vs {random_score:.4f}).")
+        state = by_fraction["pretraining"]
+        ratio = state.get("disc_loss_ratio")
+        if ratio is not None and ratio > PLATEAU:
+            lines.append(f"- **{arm}'s discriminator never left the plateau where it calls every token "
+                         f"'original'**: its loss is {ratio:.3f} × the always-'original' baseline at the end "
+                         f"(recall on replaced tokens {state.get('disc_recall', 0):.1%}). At this budget its "
+                         f"fine-tuning starts from a detector that has learned almost nothing; see "
+                         f"docs/small-budgets.md.")
+    return lines
+
+
+def finetune_flags(settings: FinetuneConfig) -> str:
+    """The ``electra finetune`` options that differ from their defaults."""
+    default = FinetuneConfig()
+    return "".join(f" --{f.name.replace('_', '-')} {getattr(settings, f.name)}" for f in dataclasses.fields(settings)
+                   if getattr(settings, f.name) != getattr(default, f.name) and f.name != "device")
+
+
+def report(job: CompareJob, results: dict, plots: list[str]) -> str:
+    metric, split = results["metric"], results["random_init"]["split"]
+    lines = [f"# ELECTRA vs MLM at equal compute: {job.task}", "",
+             f"Preset `{job.preset}`, budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+             f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
+             f"median over seeds (min–max).", "", "## Verdict", "", *verdict(results), "",
+             "## Fine-tuned scores", "",
+             "| task | objective | budget fraction | pretraining FLOPs | steps | median | min–max | per seed |",
+             "|---|---|---|---|---|---|---|---|"]
+    for arm, by_fraction in results["arms"].items():
+        for name, v in by_fraction.items():
+            if name == "pretraining":
+                continue
+            flops = f"{v['flops']:.3g}" if v["flops"] is not None else "?"
+            seeds = ", ".join(f"{x:.4f}" for x in v["per_seed"])
+            lines.append(f"| {job.task} | {arm} | {name} | {flops} | {v['step']} | {v['median']:.4f} | "
+                         f"{v['min']:.4f}–{v['max']:.4f} | {seeds} |")
+    r = results["random_init"]
+    lines.append(f"| {job.task} | random init | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
+                 f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |")
+    if results["trivial"]["score"] is not None:
+        lines.append(f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
+                     f"{results['trivial']['score']:.4f} | | |")
+    lines += ["", "## Pretraining at the end of the budget", "",
+              "| objective | steps | FLOPs | MLM loss | generator acc | disc loss / baseline | disc recall |",
+              "|---|---|---|---|---|---|---|"]
+    for arm, by_fraction in results["arms"].items():
+        s = by_fraction["pretraining"]
+        ratio = "–" if s.get("disc_loss_ratio") is None else f"{s['disc_loss_ratio']:.3f}"
+        recall = "–" if s.get("disc_recall") is None else f"{s['disc_recall']:.3f}"
+        lines.append(f"| {arm} | {s.get('step')} | {s.get('flops', 0):.3g} | {s.get('mlm_loss', float('nan')):.3f} | "
+                     f"{s.get('gen_acc', float('nan')):.3f} | {ratio} | {recall} |")
+    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    lines += ["", "## Reproducing a number", "",
+              "Every snapshot is a model folder; fine-tuning it again with the same seeds gives the same "
+              "scores, e.g.:", "", "```bash"]
+    for arm, by_fraction in results["arms"].items():
+        v = by_fraction[fraction_name(1.0)]
+        model = Path(v["checkpoint"]) / ("mlm" if arm == "mlm" else "discriminator")
+        lines.append(f"electra finetune --model {model} --task {job.task} --data {job.task_data} "
+                     f"--seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} --out rerun-{arm}")
+    lines += ["```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""electra compare end to end at a toy budget: both objectives pretrained on equal FLOPs,
+fine-tuned at each budget fraction, reported; the report's numbers come back on a rerun."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from electra import cli
+from electra.finetune.run import FinetuneJob, finetune
+from electra.config import FinetuneConfig
+
+from finetune.conftest import write_sentiment  # noqa: E402  (tests/ is on sys.path)
+
+BUDGET = 3e11
+
+
+@pytest.fixture(scope="module")
+def compared(prepared, tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    task = write_sentiment(root / "task", random.Random(0), sizes=(120, 40, 40))
+    out = root / "out"
+    code = cli.main(["compare", "--data", str(prepared), "--task-data", str(task), "--task", "classification",
+                     "--preset", "tiny", "--budget", str(BUDGET), "--seeds", "1,2", "--out", str(out),
+                     "--epochs", "1", "--device", "cpu", "--no-progress"])
+    assert code == 0
+    return out, task
+
+
+def test_equal_budgets_snapshots_and_report(compared):
+    out, _ = compared
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["arms"]) == {"electra", "mlm"}
+    for arm in ("electra", "mlm"):
+        fractions = {k: v for k, v in results["arms"][arm].items() if k != "pretraining"}
+        assert list(fractions) == ["0.25", "0.5", "1"]
+        flops = [fractions[k]["flops"] for k in ("0.25", "0.5", "1")]
+        assert flops[0] >= 0.25 * BUDGET and flops[0] < flops[1] < flops[2]
+        assert BUDGET <= flops[2] < 1.2 * BUDGET  # stopped once the budget was spent
+        for v in fractions.values():
+            assert len(v["per_seed"]) == 2 and v["min"] <= v["median"] <= v["max"]
+    # equal compute, not equal steps: the ELECTRA step also runs a generator
+    assert results["arms"]["electra"]["1"]["step"] < results["arms"]["mlm"]["1"]["step"]
+    report = (out / "report.md").read_text()
+    assert "| classification | electra | 1 |" in report and "random init" in report
+    for png in ("score_vs_flops.png", "pretraining.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG" and f"]({png})" in report
+
+
+def test_report_numbers_are_reproduced_from_the_saved_snapshots(compared, tmp_path):
+    out, task = compared
+    results = json.loads((out / "results.json").read_text())
+    entry = results["arms"]["electra"]["0.5"]
+    rerun = finetune(FinetuneJob(model=out / "pretrain" / "electra" / "snapshots" / "0.5" / "discriminator",
+                                 task="classification", data=task, out=tmp_path / "rerun", seeds=[1, 2],
+                                 settings=FinetuneConfig(epochs=1, device="cpu")), progress=False)
+    assert [run["test"]["accuracy"] for run in rerun["per_seed"]] == entry["per_seed"]
+
+
+def test_rerun_skips_finished_work_and_bad_options_are_named(compared, prepared, capsys):
+    out, task = compared
+    before = (out / "results.json").read_text()
+    args = ["compare", "--data", str(prepared), "--task-data", str(task), "--task", "classification",
+            "--preset", "tiny", "--budget", str(BUDGET), "--seeds", "1,2", "--out", str(out), "--epochs", "1",
+            "--device", "cpu", "--no-progress"]
+    assert cli.main(args) == 0
+    assert "pretraining already done" in capsys.readouterr().err
+    assert (out / "results.json").read_text() == before
+    assert cli.main([*args, "--arms", "electra,bert"]) == 2
+    assert "bert" in capsys.readouterr().err
