@@ -31,6 +31,7 @@ from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
 from electra.finetune.run import FinetuneJob, finetune
+from electra.plot import pyplot, save_figure
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
 
 ARMS = ("electra", "mlm", "electra15")
@@ -224,14 +225,15 @@ def pretraining_state(run: Path) -> dict:
 
 def write_plots(job: CompareJob, results: dict, runs: dict[str, Path]) -> list[str]:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("compare: matplotlib is not installed, no plots (pip install -e '.[plot]')", file=sys.stderr)
+        plt = pyplot()
+    except ElectraError as exc:
+        print(f"compare: no plots ({exc})", file=sys.stderr)
         return []
-    written = []
+    return [score_plot(plt, job, results), pretraining_plot(plt, job, runs)]
+
+
+def score_plot(plt, job: CompareJob, results: dict) -> str:
+    """The paper's Figure 1 at the user's scale: fine-tuned score against pretraining FLOPs."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for arm, by_fraction in results["arms"].items():
         points = sorted((v["flops"] or 0.0, v["median"], v["min"], v["max"])
@@ -245,13 +247,11 @@ def write_plots(job: CompareJob, results: dict, runs: dict[str, Path]) -> list[s
     ax.set_xlabel("pretraining FLOPs")
     ax.set_ylabel(f"{results['metric']} ({results['random_init']['split']}, median of {len(job.seeds)} seeds)")
     ax.set_title(f"{job.task}: fine-tuned score against pretraining compute")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(job.out / "score_vs_flops.png")
-    plt.close(fig)
-    written.append("score_vs_flops.png")
+    return save_figure(fig, [ax], job.out / "score_vs_flops.png").name
 
+
+def pretraining_plot(plt, job: CompareJob, runs: dict[str, Path]) -> str:
+    """MLM loss of every arm, and the discriminator's loss over its baseline, against FLOPs."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     for arm, run in runs.items():
         rows = read_rows(run)
@@ -264,14 +264,7 @@ def write_plots(job: CompareJob, results: dict, runs: dict[str, Path]) -> list[s
     right.set_xlabel("pretraining FLOPs")
     left.set_ylabel("generator / MLM loss")
     right.set_ylabel("discriminator loss / baseline")
-    for axis in (left, right):
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(job.out / "pretraining.png")
-    plt.close(fig)
-    written.append("pretraining.png")
-    return written
+    return save_figure(fig, [left, right], job.out / "pretraining.png").name
 
 
 def verdict(results: dict) -> list[str]:

@@ -48,13 +48,7 @@ def read_metrics(run: Path) -> list[dict]:
 
 def plot_run(run: Path, out: Path | None = None) -> list[Path]:
     """Write one PNG per panel into ``out`` (default ``run/plots``); returns their paths."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ElectraError("electra plot needs matplotlib: pip install -e '.[plot]'") from exc
+    plt = pyplot()
     rows = read_metrics(Path(run))
     out = Path(out) if out is not None else Path(run) / "plots"
     out.mkdir(parents=True, exist_ok=True)
@@ -71,11 +65,28 @@ def plot_run(run: Path, out: Path | None = None) -> list[Path]:
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{Path(run).name}: {name}")
+        written.append(save_figure(fig, [ax], out / f"{name}.png"))
+    return written
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or a clear error when it is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ElectraError("plots need matplotlib: pip install -e '.[plot]'") from exc
+    return plt
+
+
+def save_figure(fig, axes: list, path: Path) -> Path:
+    """Grid, legend, tight layout; write ``path`` and free the figure."""
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
-    return written
+    fig.tight_layout()
+    fig.savefig(path)
+    pyplot().close(fig)
+    return path
