@@ -134,7 +134,10 @@ def run_pretrain(ns: Namespace) -> None:
     if ns.data is None or ns.out is None:
         raise ElectraError("pretrain needs --data (a prepared folder) and --out (the run folder)")
     out = run_pretraining(job, ns.data, ns.out, resume=ns.resume, progress=not ns.no_progress, init=ns.init)
-    print(f"done: models in {out}", file=sys.stderr)
+    from electra.train.distributed import from_environment
+
+    if from_environment().is_main:
+        print(f"done: models in {out}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- validate
