@@ -181,6 +181,9 @@ class TrainConfig:
     """Autocast dtype for the forward pass; sampling and losses stay in fp32."""
     device: str = "auto"
     """'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ..."""
+    fsdp: bool = False
+    """Under torchrun: shard parameters, gradients and optimizer state over the processes
+    (FSDP2 ``fully_shard``, one unit per transformer layer) instead of replicating them (DDP)."""
     compile: bool = False
     """Wrap the networks in torch.compile (pays off on GPU; mostly not on CPU)."""
     seed: int = 1234

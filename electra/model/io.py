@@ -36,14 +36,17 @@ def contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = None,
-                 extra_config: dict | None = None) -> None:
-    """Write one network as a standalone folder (atomically replaced files)."""
+                 extra_config: dict | None = None, state: dict[str, torch.Tensor] | None = None) -> None:
+    """Write one network as a standalone folder (atomically replaced files); ``state`` replaces
+    the module's own state dict (a sharded module's gathered weights)."""
     folder.mkdir(parents=True, exist_ok=True)
     architecture = getattr(module, "architecture", None) or ARCHITECTURES[type(module).__name__]
     body = module.config.to_hf_dict(architecture)
     body.update(extra_config or {})
     write_json(folder / "config.json", body)
-    write_weights(folder, contiguous_state(module))
+    weights = contiguous_state(module) if state is None else {k: v.detach().to("cpu").contiguous().clone()
+                                                               for k, v in state.items()}
+    write_weights(folder, weights)
     if tokenizer_dir is not None:
         copy_tokenizer(tokenizer_dir, folder)
 

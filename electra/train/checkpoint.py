@@ -30,15 +30,17 @@ def checkpoint_dir(run_dir: Path) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, networks: dict[str, nn.Module], state: dict,
-                    keep: int, tokenizer_dir: Path | None = None) -> Path:
-    """Write checkpoint ``step`` atomically and prune all but the newest ``keep``."""
+                    keep: int, tokenizer_dir: Path | None = None,
+                    weights: dict[str, dict] | None = None) -> Path:
+    """Write checkpoint ``step`` atomically and prune all but the newest ``keep``. ``weights``:
+    each network's full state dict when the modules hold only shards (FSDP)."""
     root = checkpoint_dir(run_dir)
     final = root / f"{PREFIX}{step:08d}"
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, module in networks.items():
-        save_network(module, tmp / name, tokenizer_dir)
+        save_network(module, tmp / name, tokenizer_dir, state=(weights or {}).get(name))
     torch.save(state, tmp / "trainer_state.pt")
     _fsync_tree(tmp)
     write_json(tmp / "manifest.json", {"step": step, "files": _sizes(tmp)})
@@ -90,14 +92,15 @@ def verify(path: Path) -> str | None:
     return None
 
 
-def load_latest(run_dir: Path, networks: dict[str, nn.Module]) -> tuple[Path, dict] | None:
-    """Load the newest good checkpoint into ``networks``; damaged ones are reported and skipped."""
+def load_latest(run_dir: Path, networks: dict[str, nn.Module], load=load_weights) -> tuple[Path, dict] | None:
+    """Load the newest good checkpoint into ``networks`` with ``load(module, folder)``; damaged ones
+    are reported and skipped."""
     for path in reversed(list_checkpoints(checkpoint_dir(run_dir))):
         problem = verify(path)
         if problem is None:
             try:
                 for name, module in networks.items():
-                    load_weights(module, path / name)
+                    load(module, path / name)
                 state = torch.load(path / "trainer_state.pt", map_location="cpu", weights_only=True)
                 return path, state
             except WeightsMismatch as exc:

@@ -82,4 +82,5 @@ def gather_objects(obj: object, procs: Processes) -> list:
 
 def shutdown(procs: Processes) -> None:
     if procs.enabled and dist.is_initialized():
+        dist.barrier()  # no process tears the group down while another still uses it
         dist.destroy_process_group()

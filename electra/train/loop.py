@@ -29,6 +29,7 @@ from electra.data.loader import BatchStream
 from electra.data.prefetch import Prefetcher
 from electra.masking import RowRng
 from electra.train.distributed import Processes, all_sum, any_true, gather_objects
+from electra.train.sharding import Replicated, Sharded
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
 from electra.model.io import save_network
@@ -86,9 +87,14 @@ class Trainer:
         FLOPs; the networks are written to ``run_dir/snapshots/NAME`` once that much is spent."""
         self.objective = objective.to(device)
         self.procs = procs
-        self.model = self._wrap(objective, device)
-        self.stream = Prefetcher(stream, pin=device.type == "cuda")  # loading off the step's path
         self.cfg = cfg
+        sharded = cfg.fsdp and torch.distributed.is_initialized()
+        self.placement = (Sharded if sharded else Replicated)(objective, device)
+        self.model = self.placement.module
+        if procs.enabled and procs.is_main:
+            print(f"training on {procs.world_size} processes: {'FSDP (sharded)' if sharded else 'DDP (replicated)'}, "
+                  f"{torch.distributed.get_backend()}", file=sys.stderr)
+        self.stream = Prefetcher(stream, pin=device.type == "cuda")  # loading off the step's path
         self.run_dir = run_dir
         self.device = device
         self.tokenizer_dir = tokenizer_dir
@@ -109,6 +115,7 @@ class Trainer:
         self.flops_of = flops_of
         self.flops = 0.0  # model FLOPs spent so far (all processes)
         self.snapshots = dict(snapshots or {})
+        self.snapshots_written: set[str] | None = None
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
         self.plateau_warned = False
         self.saved_step: int | None = None
@@ -117,17 +124,10 @@ class Trainer:
         self.bad_run = torch.zeros((), device=device)  # consecutive skipped steps, counted on the device
         self.stop_signal: int | None = None
         self.stop_others = False  # another process was signalled
-        self.device_skip = bool(self.optimizer.defaults.get("fused"))  # fused AdamW skips on device
+        # fused AdamW skips a bad step on the device; sharded parameters take the host check
+        self.device_skip = bool(self.optimizer.defaults.get("fused")) and not self.placement.sharded
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-
-    @staticmethod
-    def _wrap(objective: nn.Module, device: torch.device) -> nn.Module:
-        if not torch.distributed.is_initialized():
-            return objective
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
 
     # ----------------------------------------------------------------- state
 
@@ -139,7 +139,7 @@ class Trainer:
         state = {
             "step": self.step,
             "elapsed": self.elapsed,
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.placement.optimizer_state(self.optimizer),
             "scheduler": self.scheduler.state_dict(),
             "masking_rng": self.rng.get_state(),
             "torch_rng": gather_objects(torch.get_rng_state(), self.procs),
@@ -157,7 +157,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.placement.load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.rng.set_state(state["masking_rng"])
         self._restore_dropout_rng(state)
@@ -187,7 +187,7 @@ class Trainer:
 
     def resume(self) -> bool:
         """Continue from the newest good checkpoint; False (fresh start) when there is none."""
-        found = checkpoint.load_latest(self.run_dir, self.objective.networks())
+        found = checkpoint.load_latest(self.run_dir, self.objective.networks(), load=self.placement.load_network)
         if found is None:
             return False
         path, state = found
@@ -247,16 +247,18 @@ class Trainer:
                 print(f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume",
                       file=sys.stderr)
             return name
-        if self.procs.is_main:
-            self.write_models(self.run_dir)
+        self.write_models(self.run_dir)
         return "done"
 
     def _write_due_snapshots(self) -> None:
+        if self.snapshots_written is None:  # decided once, by every process alike (a resumed run)
+            self.snapshots_written = {n for n in self.snapshots if (self.run_dir / "snapshots" / n).is_dir()}
         for name, flops in sorted(self.snapshots.items(), key=lambda item: item[1]):
             folder = self.run_dir / "snapshots" / name
-            if self.flops >= flops and not folder.is_dir():
+            if self.flops >= flops and name not in self.snapshots_written:
+                self.snapshots_written.add(name)
+                self.write_models(folder)
                 if self.procs.is_main:
-                    self.write_models(folder)
                     write_json(folder / "snapshot.json", {"step": self.step, "flops": self.flops,
                                                           "elapsed_s": self.elapsed})
 
@@ -351,6 +353,8 @@ class Trainer:
             norm = torch.nn.utils.clip_grad_norm_(parameters, self.cfg.clip_grad_norm)
         else:
             norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        if hasattr(norm, "full_tensor"):  # sharded gradients give a distributed norm
+            norm = norm.full_tensor()
         bad = ~(torch.isfinite(norm) & torch.isfinite(loss))
         self.window["skipped_steps"] += bad.float()
         self.bad_run = (self.bad_run + 1) * bad.float()
@@ -421,17 +425,23 @@ class Trainer:
         """Write a checkpoint (rank 0; every process takes part in gathering the state); a model
         with a non-finite parameter is refused, never written."""
         self._raise_if_stuck()
-        broken = [name for name, p in self.objective.named_parameters() if not bool(torch.isfinite(p).all())]
-        if broken:
-            raise ElectraError(f"step {self.step}: parameters {', '.join(broken[:5])} are not finite; "
+        broken = [name for name, p in self.objective.named_parameters()
+                  if not bool(torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all())]
+        if any_true(bool(broken), self.procs, self.device):
+            raise ElectraError(f"step {self.step}: parameters {', '.join(broken[:5]) or '(on another process)'} "
+                               f"are not finite; "
                                f"not saving them (the previous checkpoint is kept)")
         self.saved_step = self.step
         state = self.state_dict()
+        weights = self.placement.network_weights()
         if self.procs.is_main:
             checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), state,
-                                       self.cfg.keep_checkpoints, self.tokenizer_dir)
+                                       self.cfg.keep_checkpoints, self.tokenizer_dir, weights)
 
     def write_models(self, folder: Path) -> None:
-        """Each network as a standalone folder (config, model.safetensors, tokenizer files)."""
-        for name, module in self.objective.networks().items():
-            save_network(module, folder / name, self.tokenizer_dir)
+        """Each network as a standalone folder (config, model.safetensors, tokenizer files), by
+        rank 0; every process takes part in gathering sharded weights."""
+        weights = self.placement.network_weights() or {}
+        if self.procs.is_main:
+            for name, module in self.objective.networks().items():
+                save_network(module, folder / name, self.tokenizer_dir, state=weights.get(name))

@@ -18,7 +18,7 @@ NO_DROPOUT = ["--model.embedding_size", "32", "--model.hidden_size", "32", "--mo
               "--train.lr", "2e-3", "--train.device", "cpu", "--no-progress", "--save-every", "10"]
 
 
-def pretrain(prepared: Path, out: Path, steps: int, processes: int, *extra: str) -> None:
+def pretrain(prepared: Path, out: Path, steps: int, processes: int, *extra: str) -> str:
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
                 if processes > 1 else [sys.executable])
     cmd = [*launcher, "-m", "electra", "pretrain", "--data", str(prepared), "--out", str(out),
@@ -28,6 +28,7 @@ def pretrain(prepared: Path, out: Path, steps: int, processes: int, *extra: str)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
 
 
 def rows(run: Path) -> list[dict]:
@@ -39,7 +40,7 @@ KEYS = ("loss", "mlm_loss", "disc_loss", "gen_acc", "disc_acc", "replaced_share"
 
 def test_two_processes_match_one_process_with_the_global_batch(prepared, tmp_path):
     pretrain(prepared, tmp_path / "one", 20, 1)
-    pretrain(prepared, tmp_path / "two", 20, 2)
+    assert "DDP (replicated), gloo" in pretrain(prepared, tmp_path / "two", 20, 2)
     one, two = rows(tmp_path / "one"), rows(tmp_path / "two")
     assert [r["step"] for r in one] == [r["step"] for r in two] == [5, 10, 15, 20]
     for a, b in zip(one, two):
@@ -62,3 +63,19 @@ def test_a_two_process_checkpoint_resumes_in_one_process(prepared, tmp_path):
         for key in KEYS:
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
     assert (tmp_path / "run" / "discriminator" / "model.safetensors").is_file()
+
+
+def test_fully_sharded_matches_one_process_and_resumes_in_one(prepared, tmp_path):
+    run = tmp_path / "fsdp"
+    assert "FSDP (sharded)" in pretrain(prepared, run, 20, 2, "--train.fsdp", "true")
+    pretrain(prepared, tmp_path / "one", 20, 1)
+    sharded, one = rows(run), rows(tmp_path / "one")
+    for a, b in zip(one, sharded):
+        for key in KEYS:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    for done in ("checkpoints/step-00000020", "discriminator", "generator"):
+        shutil.rmtree(run / done)
+    pretrain(prepared, run, 20, 1, "--resume")  # the gathered checkpoint loads without sharding
+    for a, b in zip(one, rows(run)):
+        for key in KEYS:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
