@@ -267,17 +267,26 @@ def pretraining_plot(plt, job: CompareJob, runs: dict[str, Path]) -> str:
     return save_figure(fig, [left, right], job.out / "pretraining.png").name
 
 
+def _versus(a: dict, b: dict) -> str:
+    """How two score summaries relate, seeds' spread included."""
+    if a["min"] > b["max"]:
+        return "beats"
+    if a["median"] > b["median"]:
+        return "is above (by the median; the seeds' ranges overlap)"
+    return "does not beat"
+
+
 def verdict(results: dict) -> list[str]:
-    arms, random_score = results["arms"], results["random_init"]["median"]
+    arms, random_init = results["arms"], results["random_init"]
     full = fraction_name(1.0)
     lines = []
     if "electra" in arms and "mlm" in arms:
-        e, m = arms["electra"][full]["median"], arms["mlm"][full]["median"]
-        lines.append(f"- ELECTRA {'≥' if e >= m else '<'} MLM at the full budget: {e:.4f} vs {m:.4f}.")
+        e, m = arms["electra"][full], arms["mlm"][full]
+        lines.append(f"- At the full budget ELECTRA {_versus(e, m)} MLM: {e['median']:.4f} vs {m['median']:.4f}.")
     for arm, by_fraction in arms.items():
-        score = by_fraction[full]["median"]
-        lines.append(f"- {arm} {'beats' if score > random_score else 'does not beat'} random initialisation "
-                     f"({score:.4f} vs {random_score:.4f}).")
+        score = by_fraction[full]
+        lines.append(f"- {arm} {_versus(score, random_init)} random initialisation "
+                     f"({score['median']:.4f} vs {random_init['median']:.4f}).")
         state = by_fraction["pretraining"]
         ratio = state.get("disc_loss_ratio")
         if ratio is not None and ratio > PLATEAU:

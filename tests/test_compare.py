@@ -45,6 +45,7 @@ def test_equal_budgets_snapshots_and_report(compared):
     assert results["arms"]["electra"]["1"]["step"] < results["arms"]["mlm"]["1"]["step"]
     report = (out / "report.md").read_text()
     assert "| classification | electra | 1 |" in report and "random init" in report
+    assert "At the full budget ELECTRA" in report and "random initialisation" in report
     for png in ("score_vs_flops.png", "pretraining.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG" and f"]({png})" in report
 
