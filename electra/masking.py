@@ -142,15 +142,27 @@ def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature:
     is ~20% of a tiny model's training step. No gradient flows back (stop-gradient).
     ``forbidden`` (N,) gives one id per row that may not be drawn (``disallow_correct``).
     """
+    uniforms = torch.rand(logits.shape[0], generator=generator, device=logits.device)
+    return draw_inverse_cdf(sampling_probs(logits, temperature, forbidden), uniforms)
+
+
+def sampling_probs(logits: torch.Tensor, temperature: float = 1.0,
+                   forbidden: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(logits / temperature) (N, V) in fp32, with each row's ``forbidden`` id at probability 0."""
     scores = logits.detach().float()
     if temperature != 1.0:
         scores = scores / temperature
     if forbidden is not None:
         scores = scores.scatter(1, forbidden[:, None], float("-inf"))
-    cdf = torch.softmax(scores, dim=1).cumsum_(dim=1)  # (N, V)
-    uniform = torch.rand((scores.shape[0], 1), generator=generator, device=scores.device)
-    drawn = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)  # first index with cdf > u
-    return drawn.squeeze(1).clamp_(max=scores.shape[1] - 1)
+    return torch.softmax(scores, dim=1)
+
+
+def draw_inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    """One id per row of ``probs`` (N, V): the first index whose cumulative probability exceeds
+    that row's uniform (N,) times the row total."""
+    cdf = probs.cumsum(dim=1)
+    drawn = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:], right=True)
+    return drawn.squeeze(1).clamp_(max=probs.shape[1] - 1)
 
 
 def write_samples(input_ids: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from electra.masking import draw_inverse_cdf, sampling_probs
+
 CHUNK_ROWS = 64
 """Rows per chunk: 64 x 30522 fp32 logits are 7.8 MB."""
 
@@ -49,10 +51,11 @@ class _FusedVocab(torch.autograd.Function):
             lse = torch.logsumexp(logits, dim=1)
             loss += ((lse - logits.gather(1, t[:, None]).squeeze(1)) * weights[rows]).sum()
             if samples is not None and (temperature != 1.0 or forbid_targets):
-                samples[rows] = _draw(_tempered(logits, t, temperature, forbid_targets), uniforms[rows])
+                probs = sampling_probs(logits, temperature, t if forbid_targets else None)
+                samples[rows] = draw_inverse_cdf(probs, uniforms[rows])
             probs = logits.sub_(lse[:, None]).exp_()  # softmax, in place of the logits
             if samples is not None and temperature == 1.0 and not forbid_targets:
-                samples[rows] = _draw(probs, uniforms[rows])
+                samples[rows] = draw_inverse_cdf(probs, uniforms[rows])
             if grads is not None:
                 g = probs.scatter_add_(1, t[:, None], -torch.ones_like(lse)[:, None])  # softmax - one-hot
                 g.mul_((weights[rows] / count)[:, None])
@@ -68,20 +71,6 @@ class _FusedVocab(torch.autograd.Function):
     def backward(ctx, grad_loss, *unused):
         grad_hidden, grad_weight, grad_bias = (g * grad_loss for g in ctx.saved_tensors)
         return grad_hidden, grad_weight, grad_bias, None, None, None, None, None, None
-
-
-def _tempered(logits: torch.Tensor, targets: torch.Tensor, temperature: float, forbid: bool) -> torch.Tensor:
-    scores = logits / temperature
-    if forbid:
-        scores.scatter_(1, targets[:, None], float("-inf"))
-    return torch.softmax(scores, dim=1)
-
-
-def _draw(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-    """Inverse-CDF draw, one uniform per row (as ``electra.masking.sample_tokens``)."""
-    cdf = probs.cumsum(dim=1)
-    drawn = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:], right=True)
-    return drawn.squeeze(1).clamp_(max=probs.shape[1] - 1)
 
 
 def project_loss_sample(hidden: torch.Tensor, head: nn.Linear, targets: torch.Tensor, valid: torch.Tensor,
