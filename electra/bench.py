@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Callable, Literal
 
 import torch
-from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig, TrainConfig, preset
 from electra.data.loader import PretrainBatch
@@ -140,15 +139,14 @@ def hf_config(model: ModelConfig):
     return ElectraConfig(**body, attn_implementation="sdpa")
 
 
-class HfElectra(nn.Module):
-    """``ElectraForMaskedLM`` + ``ElectraForPreTraining`` sharing one embeddings module."""
+class HfElectra(PositionSelector):
+    """``ElectraForMaskedLM`` + ``ElectraForPreTraining`` sharing one embeddings module; positions
+    are chosen by the same rule as our objectives (``PositionSelector``), recipe in ``self.cfg``."""
 
     def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
-        super().__init__()
+        super().__init__(recipe, BERT_SPECIALS, seq_len)
         from transformers import ElectraForMaskedLM, ElectraForPreTraining
 
-        self.recipe = recipe
-        self.selector = PositionSelector(recipe, BERT_SPECIALS, seq_len)
         self.discriminator = ElectraForPreTraining(hf_config(model))
         self.generator = ElectraForMaskedLM(hf_config(model.scaled(recipe.generator_fraction)))
         self.generator.electra.embeddings = self.discriminator.electra.embeddings
@@ -158,38 +156,36 @@ class HfElectra(nn.Module):
         """The total loss and its parts the way the HF heads compute them (vocabulary everywhere),
         with the masking and sampling of this project drawn from ``rng`` in the same order."""
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selection = self.selector.select(batch, rng)
-        gen_input, _ = mask_for_generator(ids, selection.mask, BERT_SPECIALS.mask, self.recipe.mask_token_prob, rng)
+        selection = self.select(batch, rng)
+        gen_input, _ = mask_for_generator(ids, selection.mask, BERT_SPECIALS.mask, self.cfg.mask_token_prob, rng)
         gen = self.generator(input_ids=gen_input, attention_mask=attn, token_type_ids=types,
                              labels=ids.masked_fill(~selection.mask, -100))
         slot_logits = gen.logits.gather(1, selection.index[..., None].expand(-1, -1, gen.logits.shape[-1]))
-        forbidden = ids.gather(1, selection.index).flatten() if self.recipe.disallow_correct else None
-        samples = sample_tokens(slot_logits.flatten(0, 1), rng, self.recipe.temperature, forbidden)
+        forbidden = ids.gather(1, selection.index).flatten() if self.cfg.disallow_correct else None
+        samples = sample_tokens(slot_logits.flatten(0, 1), rng, self.cfg.temperature, forbidden)
         samples = samples.view(selection.index.shape)
         disc_input, labels = write_samples(ids, selection.index, selection.valid, samples)
         disc = self.discriminator(input_ids=disc_input, attention_mask=attn, token_type_ids=types, labels=labels)
-        loss = self.recipe.gen_weight * gen.loss + self.recipe.disc_weight * disc.loss
+        loss = self.cfg.gen_weight * gen.loss + self.cfg.disc_weight * disc.loss
         return {"loss": loss, "mlm_loss": gen.loss, "disc_loss": disc.loss, "samples": samples}
 
 
-class HfMlm(nn.Module):
+class HfMlm(PositionSelector):
     """``ElectraForMaskedLM`` at discriminator size with BERT's 80/10/10: the usual MLM baseline."""
 
     def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
-        super().__init__()
+        super().__init__(recipe, BERT_SPECIALS, seq_len)
         from transformers import ElectraForMaskedLM
 
-        self.recipe = recipe
-        self.selector = PositionSelector(recipe, BERT_SPECIALS, seq_len)
         self.mlm = ElectraForMaskedLM(hf_config(model))
 
     def forward(self, batch: PretrainBatch, rng: torch.Generator) -> dict[str, torch.Tensor]:
         ids = batch.input_ids
-        selected = self.selector.select(batch, rng).mask
+        selected = self.select(batch, rng).mask
         corrupted, _ = bert_corruption(ids, selected, BERT_SPECIALS.mask, self.mlm.config.vocab_size, rng)
         out = self.mlm(input_ids=corrupted, attention_mask=batch.attention_mask,
                        token_type_ids=batch.token_type_ids, labels=ids.masked_fill(~selected, -100))
-        return {"loss": self.recipe.gen_weight * out.loss, "mlm_loss": out.loss}
+        return {"loss": self.cfg.gen_weight * out.loss, "mlm_loss": out.loss}
 
 
 BASELINES = {"electra": HfElectra, "mlm": HfMlm}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -136,8 +137,6 @@ def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:
 
 
 def _copy_models(run: Path, folder: Path) -> None:
-    import shutil
-
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("discriminator", "generator", "mlm"):
         if (run / name).is_dir():

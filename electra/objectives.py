@@ -205,7 +205,7 @@ class MlmObjective(PositionSelector):
         return {"mlm": self.mlm}
 
     def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:
-        ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
+        ids, attn = batch.input_ids, batch.attention_mask
         selection = self.select(batch, rng)
         corrupted, masked = bert_corruption(ids, selection.mask, self.special.mask, self.mlm.config.vocab_size, rng)
         targets = ids.gather(1, selection.index)  # (B, P)

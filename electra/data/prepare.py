@@ -202,7 +202,7 @@ def _build_part_job(job: tuple) -> int:
 
 def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, on_bytes=None) -> dict:
     """Tokenize and pack one file into its shards, then write its marker (last)."""
-    for stale in part.out.glob(PART_SHARD.format(part.index, 0).replace("-000.npy", "-*")):
+    for stale in part.out.glob(f"part-{part.index:05d}-*.npy"):
         stale.unlink()  # a crashed earlier attempt
     tok = load_tokenizer(part.out)
     tok.encode_special_tokens = True  # not saved: only shapes how raw text is split here

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -134,8 +134,6 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything to continue exactly. Called on every process (it gathers): the window of
         logged sums is summed over processes, the dropout RNG of each process is kept."""
-        window = {k: (v if k in COUNTERS else all_sum(v.clone(), self.procs)).detach().cpu()
-                  for k, v in self.window.items()}
         state = {
             "step": self.step,
             "elapsed": self.elapsed,
@@ -144,10 +142,9 @@ class Trainer:
             "masking_rng": self.rng.get_state(),
             "torch_rng": gather_objects(torch.get_rng_state(), self.procs),
             "data": self.stream.state_dict(),
-            "window": window,
+            "window": {k: v.detach().cpu() for k, v in self._summed_window().items()},
             "plateau_warned": self.plateau_warned,
             "bad_run": self.bad_run.detach().cpu(),
-            "world_size": self.procs.world_size,
             "flops": self.flops,
         }
         if self.device.type == "cuda":
@@ -264,32 +261,28 @@ class Trainer:
 
     def _should_stop(self, session_start: float) -> bool:
         """A signal, the time or the FLOPs budget; with several processes, all stop at the same step."""
-        over_budget = self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops
-        local = self.stop_signal is not None or self._out_of_time(session_start) or over_budget
+        budget_spent = self._out_of_time(session_start) or (
+            self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops)
+        local = self.stop_signal is not None or budget_spent
         if not self.procs.enabled:
             return local
         stop = any_true(local, self.procs, self.device)
-        self.stop_others = stop and self.stop_signal is None and not self._out_of_time(session_start)
+        self.stop_others = stop and not local  # another process was signalled
         return stop
 
+    @contextmanager
     def _stop_on_signals(self):
-        """While training, SIGTERM and SIGINT only set ``stop_signal`` (the step in flight finishes)."""
-        trainer = self
-
-        class Handlers:
-            def __enter__(self):
-                self.previous = {}
-                if threading.current_thread() is not threading.main_thread():
-                    return self  # signal handlers can only be installed from the main thread
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    self.previous[sig] = signal.signal(sig, lambda signum, frame: setattr(trainer, "stop_signal", signum))
-                return self
-
-            def __exit__(self, *exc):
-                for sig, handler in self.previous.items():
-                    signal.signal(sig, handler)
-
-        return Handlers()
+        """While training, SIGTERM and SIGINT only set ``stop_signal`` (the step in flight finishes).
+        Signal handlers can only be installed from the main thread; elsewhere nothing changes."""
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, lambda signum, frame: setattr(self, "stop_signal", signum))
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _progress_bar(self) -> tqdm:
         """Steps towards ``max_steps``, or seconds of the ``max_minutes`` budget when one is set
@@ -377,9 +370,12 @@ class Trainer:
             f"gradient (train.max_bad_steps {self.cfg.max_bad_steps}); the last good checkpoint is "
             f"{last[-1] if last else 'none'}. Lower train.lr or check the data.")
 
+    def _summed_window(self) -> dict[str, torch.Tensor]:
+        """The logging window with its data sums added over processes (a collective); step counters as they are."""
+        return {k: v if k in COUNTERS else all_sum(v.clone(), self.procs) for k, v in self.window.items()}
+
     def _log(self, tokens_per_s: float) -> dict:
-        summed = {k: v if k in COUNTERS else all_sum(v.clone(), self.procs) for k, v in self.window.items()}
-        stats = {k: float(v) for k, v in summed.items()}  # the one host sync per window
+        stats = {k: float(v) for k, v in self._summed_window().items()}  # the one host sync per window
         self.window.clear()
         if not self.procs.is_main:
             return {}

@@ -86,13 +86,9 @@ class Sharded(Replicated):
         return {"format": "full", "state": get_optimizer_state_dict(self.objective, optimizer, options=self._options())}
 
     def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict) -> None:
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
-                                                             set_optimizer_state_dict)
-
         if state.get("format") != "full":
             raise ElectraError("this checkpoint was written without train.fsdp; resume it without train.fsdp")
-        set_optimizer_state_dict(self.objective, optimizer, state["state"],
-                                 options=StateDictOptions(full_state_dict=True))
+        super().load_optimizer_state(optimizer, state)
 
     def load_network(self, module: nn.Module, folder: Path) -> None:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict

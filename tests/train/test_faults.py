@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from electra.config import TrainConfig
 from electra.data.loader import BatchStream, PretrainData
 from electra.errors import ElectraError
 from electra.objectives import ElectraObjective
