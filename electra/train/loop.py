@@ -43,6 +43,29 @@ COUNTERS = frozenset({"steps", "finite_steps", "skipped_steps"})
 PLATEAU_TOLERANCE = 0.98
 """A discriminator whose loss is above this fraction of its baseline is 'at the baseline'."""
 
+COLLAPSE_TOLERANCE = 0.998
+"""Above this fraction, with no token called 'replaced', the discriminator has collapsed onto the
+constant answer: in our runs (docs/small-budgets.md) such a model never recovered."""
+
+
+def plateau_warning(row: dict) -> str | None:
+    """What to tell the user about a metrics row whose discriminator is at its baseline, else None.
+
+    Two cases: still on the plateau (slow; more steps usually end it) and collapsed onto the
+    constant answer (dead; seen when the learning rate is too high for the batch).
+    """
+    ratio = row["disc_loss_ratio"]
+    if ratio < PLATEAU_TOLERANCE:
+        return None
+    where = (f"at step {row['step']} the discriminator loss {row['disc_loss']:.4f} is "
+             f"{ratio:.3f} x its always-'original' baseline {row['disc_baseline_loss']:.4f}")
+    if ratio >= COLLAPSE_TOLERANCE and row["disc_recall"] == 0:
+        return (f"{where} and it calls no token 'replaced': it has collapsed onto the constant answer. "
+                f"Runs in this state did not recover; restart with a lower --train.lr or a larger "
+                f"--train.batch_size (see docs/small-budgets.md)")
+    return (f"{where} (recall on replaced tokens {row['disc_recall']:.1%}): "
+            f"it has not learned to detect replacements yet")
+
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; a clear error for unknown or absent devices."""
@@ -395,15 +418,12 @@ class Trainer:
         return row
 
     def _warn_plateau(self, row: dict) -> None:
-        if (self.plateau_warned or self.step < self.cfg.plateau_warn_steps
-                or row["disc_loss_ratio"] < PLATEAU_TOLERANCE):
+        if self.plateau_warned or self.step < self.cfg.plateau_warn_steps:
             return
-        self.plateau_warned = True
-        tqdm.write(
-            f"warning: at step {self.step} the discriminator loss {row['disc_loss']:.4f} is still at its "
-            f"always-'original' baseline {row['disc_baseline_loss']:.4f} "
-            f"(recall on replaced tokens {row['disc_recall']:.1%}): it has not learned to detect replacements yet",
-            file=sys.stderr)
+        message = plateau_warning(row)
+        if message is not None:
+            self.plateau_warned = True
+            tqdm.write(f"warning: {message}", file=sys.stderr)
 
     @staticmethod
     def _postfix(row: dict) -> dict:

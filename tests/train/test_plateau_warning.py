@@ -1,0 +1,30 @@
+"""The warning that tells a slow discriminator from a collapsed one."""
+
+from electra.train.loop import plateau_warning
+
+
+def row(ratio: float, recall: float) -> dict:
+    baseline = 0.4
+    return {"step": 2500, "disc_loss": ratio * baseline, "disc_baseline_loss": baseline,
+            "disc_loss_ratio": ratio, "disc_recall": recall}
+
+
+def test_a_learning_discriminator_gets_no_warning():
+    assert plateau_warning(row(0.9, 0.2)) is None
+
+
+def test_a_plateau_is_reported_as_not_learned_yet():
+    message = plateau_warning(row(0.985, 0.001))
+    assert "not learned to detect replacements yet" in message
+    assert "collapsed" not in message
+    assert "0.985 x" in message
+
+
+def test_a_constant_answer_is_reported_as_collapsed_with_a_remedy():
+    message = plateau_warning(row(1.0, 0.0))
+    assert "collapsed onto the constant answer" in message
+    assert "--train.lr" in message
+
+
+def test_exactly_at_baseline_but_still_catching_some_is_only_a_plateau():
+    assert "collapsed" not in plateau_warning(row(0.999, 0.01))
