@@ -34,12 +34,9 @@ from electra.files import write_json, write_text_atomic
 from electra.finetune.run import FinetuneJob, finetune
 from electra.plot import pyplot, save_figure
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
+from electra.train.loop import PLATEAU_TOLERANCE
 
 ARMS = ("electra", "mlm", "electra15")
-PLATEAU = 0.98
-"""A discriminator whose loss is above this share of its baseline has not learned to detect."""
-
-
 @dataclass
 class CompareJob:
     data: Path
@@ -288,7 +285,7 @@ def verdict(results: dict) -> list[str]:
                      f"({score['median']:.4f} vs {random_init['median']:.4f}).")
         state = by_fraction["pretraining"]
         ratio = state.get("disc_loss_ratio")
-        if ratio is not None and ratio > PLATEAU:
+        if ratio is not None and ratio > PLATEAU_TOLERANCE:
             lines.append(f"- **{arm}'s discriminator never left the plateau where it calls every token "
                          f"'original'**: its loss is {ratio:.3f} × the always-'original' baseline at the end "
                          f"(recall on replaced tokens {state.get('disc_recall', 0):.1%}). At this budget its "

@@ -48,18 +48,24 @@ COLLAPSE_TOLERANCE = 0.998
 constant answer: in our runs (docs/small-budgets.md) such a model never recovered."""
 
 
-def plateau_warning(row: dict) -> str | None:
-    """What to tell the user about a metrics row whose discriminator is at its baseline, else None.
-
-    Two cases: still on the plateau (slow; more steps usually end it) and collapsed onto the
-    constant answer (dead; seen when the learning rate is too high for the batch).
-    """
+def discriminator_state(row: dict) -> str:
+    """'learning', 'plateau' (at its baseline; more steps usually end it) or 'collapsed' (the
+    constant answer, calling no token replaced; seen when the learning rate is too high for the batch)."""
     ratio = row["disc_loss_ratio"]
     if ratio < PLATEAU_TOLERANCE:
+        return "learning"
+    return "collapsed" if ratio >= COLLAPSE_TOLERANCE and row["disc_recall"] == 0 else "plateau"
+
+
+def plateau_warning(row: dict) -> str | None:
+    """What to tell the user about a metrics row whose discriminator is at its baseline, else None."""
+    state = discriminator_state(row)
+    if state == "learning":
         return None
+    ratio = row["disc_loss_ratio"]
     where = (f"at step {row['step']} the discriminator loss {row['disc_loss']:.4f} is "
              f"{ratio:.3f} x its always-'original' baseline {row['disc_baseline_loss']:.4f}")
-    if ratio >= COLLAPSE_TOLERANCE and row["disc_recall"] == 0:
+    if state == "collapsed":
         return (f"{where} and it calls no token 'replaced': it has collapsed onto the constant answer. "
                 f"Runs in this state did not recover; restart with a lower --train.lr or a larger "
                 f"--train.batch_size (see docs/small-budgets.md)")
@@ -140,7 +146,9 @@ class Trainer:
         self.snapshots = dict(snapshots or {})
         self.snapshots_written: set[str] | None = None
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
-        self.plateau_warned = False
+        self.plateau_warned: str | None = None
+        """The discriminator state last warned about: each of 'plateau' and 'collapsed' is reported
+        when it begins, so a plateau warning does not hide a later collapse."""
         self.saved_step: int | None = None
         self.last_lr = cfg.lr
         self.metrics_path = run_dir / "metrics.jsonl"
@@ -185,7 +193,8 @@ class Trainer:
         for key, value in state["window"].items():  # the summed window goes to one process only
             if key in COUNTERS or self.procs.is_main:
                 self.window[key] = value.to(self.device)
-        self.plateau_warned = bool(state["plateau_warned"])
+        warned = state["plateau_warned"]  # a bool in checkpoints written before the collapse warning
+        self.plateau_warned = "plateau" if warned is True else (warned or None)
         self.bad_run = state.get("bad_run", torch.zeros(())).to(self.device)
         self.flops = float(state.get("flops", 0.0))
 
@@ -418,12 +427,12 @@ class Trainer:
         return row
 
     def _warn_plateau(self, row: dict) -> None:
-        if self.plateau_warned or self.step < self.cfg.plateau_warn_steps:
+        if self.step < self.cfg.plateau_warn_steps:
             return
-        message = plateau_warning(row)
-        if message is not None:
-            self.plateau_warned = True
-            tqdm.write(f"warning: {message}", file=sys.stderr)
+        state = discriminator_state(row)
+        if state != "learning" and state != self.plateau_warned:
+            self.plateau_warned = state
+            tqdm.write(f"warning: {plateau_warning(row)}", file=sys.stderr)
 
     @staticmethod
     def _postfix(row: dict) -> dict:

@@ -28,3 +28,16 @@ def test_a_constant_answer_is_reported_as_collapsed_with_a_remedy():
 
 def test_exactly_at_baseline_but_still_catching_some_is_only_a_plateau():
     assert "collapsed" not in plateau_warning(row(0.999, 0.01))
+
+
+def test_a_collapse_after_a_plateau_warning_is_still_reported(capsys):
+    from types import SimpleNamespace
+
+    from electra.train.loop import Trainer
+
+    trainer = SimpleNamespace(step=2500, cfg=SimpleNamespace(plateau_warn_steps=2000), plateau_warned=None)
+    for ratio, recall in ((0.985, 0.001), (0.99, 0.0), (1.0, 0.0), (1.0, 0.0)):
+        Trainer._warn_plateau(trainer, row(ratio, recall))
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert len(warnings) == 2
+    assert "not learned" in warnings[0] and "collapsed" in warnings[1]
