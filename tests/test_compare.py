@@ -9,6 +9,7 @@ import random
 import pytest
 
 from electra import cli
+from electra.compare import verdict
 from electra.finetune.run import FinetuneJob, finetune
 from electra.config import FinetuneConfig
 
@@ -71,3 +72,28 @@ def test_rerun_skips_finished_work_and_bad_options_are_named(compared, prepared,
     assert (out / "results.json").read_text() == before
     assert cli.main([*args, "--arms", "electra,bert"]) == 2
     assert "bert" in capsys.readouterr().err
+
+
+def _score(median: float) -> dict:
+    return {"median": median, "min": median - 0.01, "max": median + 0.01}
+
+
+def _results(electra: float, mlm: float, random_init: float, ratio: float, recall: float) -> dict:
+    return {"arms": {"electra": {"1": _score(electra), "pretraining": {"disc_loss_ratio": ratio, "disc_recall": recall}},
+                     "mlm": {"1": _score(mlm), "pretraining": {"mlm_loss": 5.6}}},
+            "random_init": _score(random_init)}
+
+
+def test_verdict_names_a_discriminator_barely_off_its_plateau_and_pretraining_that_did_not_pay():
+    lines = "\n".join(verdict(_results(0.70, 0.73, 0.75, ratio=0.911, recall=0.038)))
+    assert "had only begun to leave its plateau" in lines and "0.911" in lines and "3.8%" in lines
+    assert "never left the plateau" not in lines
+    assert "No pretrained model beats random initialisation" in lines
+
+
+def test_verdict_names_the_plateau_and_stays_quiet_for_a_working_discriminator():
+    stuck = "\n".join(verdict(_results(0.70, 0.73, 0.75, ratio=0.995, recall=0.0)))
+    assert "never left the plateau" in stuck and "had only begun" not in stuck
+    working = "\n".join(verdict(_results(0.82, 0.78, 0.75, ratio=0.6, recall=0.5)))
+    assert "plateau" not in working and "No pretrained model" not in working
+    assert "ELECTRA beats MLM" in working
