@@ -391,6 +391,8 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds")
     parser.add_argument("--device", type=str, default="auto")
     parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                        help="pretraining autocast dtype of both arms (bf16: GPUs, CPUs with AVX-512 bf16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))
     return parser
@@ -407,7 +409,7 @@ def run_compare(ns: Namespace) -> None:
     job = CompareJob(data=ns.data, task_data=ns.task_data, task=ns.task, out=ns.out, preset=ns.preset,
                      budget=ns.budget, unit=ns.budget_unit, fractions=fractions,
                      arms=tuple(_name_list(ns.arms) or ()), seeds=_int_list(ns.seeds, "seeds"), finetune=settings,
-                     device=ns.device, seed=ns.seed)
+                     device=ns.device, seed=ns.seed, dtype=ns.dtype)
     compare(job, progress=not ns.no_progress)
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)
 

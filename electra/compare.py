@@ -57,8 +57,13 @@ class CompareJob:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     device: str = "auto"
     seed: int = 1234
+    dtype: str = "fp32"
+    """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
+    model FLOPs either way, so bf16 only makes them cheaper."""
 
     def __post_init__(self) -> None:
+        if self.dtype not in ("fp32", "bf16"):
+            raise ElectraError(f"invalid --dtype {self.dtype!r}: use fp32 or bf16")
         if self.unit not in ("flops", "minutes"):
             raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
         if not self.budget > 0 or not math.isfinite(self.budget):
@@ -98,7 +103,7 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     chosen = preset(job.preset)
     objective = "mlm" if arm == "mlm" else "electra"
     recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15")
-    train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, save_every=10**9)
+    train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
     base = data_job(PretrainJob(objective, chosen.model, recipe, train), meta)
     if job.unit == "minutes":
         train = dataclasses.replace(train, max_minutes=job.budget)
@@ -203,7 +208,7 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
     trivial = random_init.get("baseline", {})
     split = "test" if "test" in trivial else "dev"
     return {"task": job.task, "task_data": str(job.task_data), "metric": metric, "budget": job.budget,
-            "unit": job.unit, "preset": job.preset, "seeds": job.seeds, "arms": arms,
+            "unit": job.unit, "preset": job.preset, "dtype": job.dtype, "seeds": job.seeds, "arms": arms,
             "random_init": _split_scores(random_init, metric),
             "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)}}
 
@@ -322,7 +327,7 @@ def finetune_flags(settings: FinetuneConfig) -> str:
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
     lines = [f"# ELECTRA vs MLM at equal compute: {job.task}", "",
-             f"Preset `{job.preset}`, budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+             f"Preset `{job.preset}` ({job.dtype}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
              f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
              f"median over seeds (min–max).", "", "## Verdict", "", *verdict(results), "",
              "## Fine-tuned scores", "",

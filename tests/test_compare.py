@@ -3,13 +3,16 @@ fine-tuned at each budget fraction, reported; the report's numbers come back on 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
 import pytest
 
 from electra import cli
-from electra.compare import verdict
+from electra.compare import CompareJob, arm_job, verdict
+from electra.data.loader import load_meta
+from electra.errors import ElectraError
 from electra.finetune.run import FinetuneJob, finetune
 from electra.config import FinetuneConfig
 
@@ -97,3 +100,12 @@ def test_verdict_names_the_plateau_and_stays_quiet_for_a_working_discriminator()
     working = "\n".join(verdict(_results(0.82, 0.78, 0.75, ratio=0.6, recall=0.5)))
     assert "plateau" not in working and "No pretrained model" not in working
     assert "ELECTRA beats MLM" in working
+
+
+def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):
+    job = CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, dtype="bf16")
+    meta = load_meta(prepared)
+    assert {arm_job(job, arm, meta).train.dtype for arm in ("electra", "mlm")} == {"bf16"}
+    assert arm_job(dataclasses.replace(job, dtype="fp32"), "electra", meta).train.dtype == "fp32"
+    with pytest.raises(ElectraError, match="--dtype"):
+        CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, dtype="fp16")
