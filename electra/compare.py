@@ -313,7 +313,7 @@ def discriminator_state_line(arm: str, state: dict) -> list[str]:
     if recall < EARLY_ESCAPE_RECALL:
         return [f"- **{arm}'s discriminator had only begun to leave its plateau**: its loss is {ratio:.3f} × "
                 f"the always-'original' baseline at the end and it catches {recall:.1%} of the replaced "
-                f"tokens. A larger budget buys the rest of the escape; see docs/small-budgets.md."]
+                f"tokens. More pretraining steps continue the escape; see docs/small-budgets.md."]
     return []
 
 
