@@ -7,6 +7,7 @@ call it directly.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,10 +171,15 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     try:
         status = trainer.fit()
     finally:
+        step = trainer.step
+        # DDP / FSDP keep their own reference to the process group: release them first, or gloo's
+        # worker threads outlive the group and can abort the process at interpreter exit
+        del trainer, objective
+        gc.collect()
         distributed.shutdown(procs)
     if status == "SIGINT":
         raise KeyboardInterrupt  # checkpoint written; the command exits 130 like any interrupted one
     if status == "SIGTERM":
-        raise Preempted(f"{out}: stopped by SIGTERM at step {trainer.step}; checkpoint written, "
+        raise Preempted(f"{out}: stopped by SIGTERM at step {step}; checkpoint written, "
                         f"continue with --resume")
     return out
