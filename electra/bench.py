@@ -38,7 +38,7 @@ from typing import Callable, Literal
 
 import torch
 
-from electra.config import ModelConfig, ObjectiveConfig, TrainConfig, preset
+from electra.config import DTYPES, ModelConfig, ObjectiveConfig, TrainConfig, preset
 from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
 from electra.files import write_json
@@ -86,7 +86,7 @@ class BenchConfig:
         checks = {
             "batch_size": self.batch_size > 0, "seq_len": 8 <= self.seq_len <= 512,
             "repeats": self.repeats > 0, "warmup": self.warmup >= 0,
-            "dtype": self.dtype in ("fp32", "bf16"), "objective": self.objective in OBJECTIVES,
+            "dtype": self.dtype in DTYPES, "objective": self.objective in OBJECTIVES,
         }
         for name, ok in checks.items():
             if not ok:

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from electra.config import PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
+from electra.config import DTYPES, PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
 from electra.errors import ElectraError, Preempted
 
 COMMANDS_HELP = """usage: electra <command> [options]
@@ -391,7 +391,7 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds")
     parser.add_argument("--device", type=str, default="auto")
     parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
-    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+    parser.add_argument("--dtype", choices=list(DTYPES), default="fp32",
                         help="pretraining autocast dtype of both arms (bf16: GPUs, CPUs with AVX-512 bf16)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from electra.config import FinetuneConfig, preset
+from electra.config import DTYPES, FinetuneConfig, preset
 from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
@@ -40,6 +40,8 @@ EARLY_ESCAPE_RECALL = 0.25
 """Below this recall on replaced tokens a discriminator off its plateau is reported as barely off it."""
 
 ARMS = ("electra", "mlm", "electra15")
+
+
 @dataclass
 class CompareJob:
     data: Path
@@ -62,8 +64,8 @@ class CompareJob:
     model FLOPs either way, so bf16 only makes them cheaper."""
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("fp32", "bf16"):
-            raise ElectraError(f"invalid --dtype {self.dtype!r}: use fp32 or bf16")
+        if self.dtype not in DTYPES:
+            raise ElectraError(f"invalid --dtype {self.dtype!r}: use {' or '.join(DTYPES)}")
         if self.unit not in ("flops", "minutes"):
             raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
         if not self.budget > 0 or not math.isfinite(self.budget):

@@ -18,6 +18,9 @@ from electra.errors import ElectraError
 
 SCHEMA_VERSION = 1
 
+DTYPES = ("fp32", "bf16")
+"""Autocast dtypes a training step can run under (the values of ``TrainConfig.dtype``)."""
+
 
 def _require(ok: bool, name: str, message: str) -> None:
     if not ok:
@@ -214,7 +217,7 @@ class TrainConfig:
         _require(self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be > 0")
         _require(self.max_flops is None or self.max_flops > 0, "max_flops", "must be > 0")
         _require(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1/adam_beta2", "must be in [0, 1)")
-        _require(self.dtype in ("fp32", "bf16"), "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
+        _require(self.dtype in DTYPES, "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
         _check_optimizer_fields(self)
 
 
