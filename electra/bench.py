@@ -148,7 +148,7 @@ class HfElectra(PositionSelector):
         from transformers import ElectraForMaskedLM, ElectraForPreTraining
 
         self.discriminator = ElectraForPreTraining(hf_config(model))
-        self.generator = ElectraForMaskedLM(hf_config(model.scaled(recipe.generator_fraction)))
+        self.generator = ElectraForMaskedLM(hf_config(recipe.generator_model(model)))
         self.generator.electra.embeddings = self.discriminator.electra.embeddings
         self.generator.generator_lm_head.weight = self.discriminator.electra.embeddings.word_embeddings.weight
 

@@ -7,6 +7,7 @@ Config fields are overridden as ``--model.hidden_size 64``, ``--recipe.disc_weig
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -43,8 +44,14 @@ Run 'electra <command> --help' for the options of a command."""
 
 def prepare_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra prepare", description="Tokenize text and write pretraining shards.")
-    parser.add_argument("paths", nargs="+", help="text files (.txt, .txt.gz) or folders of them")
+    parser.add_argument("paths", nargs="+",
+                        help="files (.txt, .txt.gz, .jsonl, .jsonl.gz, .parquet) or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="output folder (meta.json, shards, tokenizer)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace other prepared data in --out instead of refusing (a folder that is not "
+                             "prepared data is never written into)")
+    parser.add_argument("--text-field", default="text",
+                        help="the field (.jsonl) or column (.parquet) holding the text")
     parser.add_argument("--workers", type=Optional[int], default=None,
                         help="processes building files in parallel (default: one, tokenizing on every core)")
     parser.add_argument("--num-shards", type=int, default=1, help="split the files over this many machines")
@@ -61,7 +68,8 @@ def run_prepare(ns: Namespace) -> None:
 
     cfg = dataclass_from_flags(PrepareConfig, ns)
     meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers, num_shards=ns.num_shards,
-                   shard_index=ns.shard_index, tokenizer_only=ns.tokenizer_only)
+                   shard_index=ns.shard_index, tokenizer_only=ns.tokenizer_only, overwrite=ns.overwrite,
+                   text_field=ns.text_field)
     if meta is not None:
         print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
 
@@ -78,17 +86,55 @@ def _preset_name(argv: list[str]) -> str:
     return "tiny"
 
 
-def pretrain_parser(preset_name: str) -> ArgumentParser:
+RUN_RECORD_KEYS = {"schema_version": Optional[int], "data_fingerprint": Optional[dict],
+                   "max_seq_len": Optional[int], "processes": Optional[int]}
+"""Keys of a run's run.json that are records, not options: accepted (and ignored) in a --config
+file, so that ``--config RUN/run.json`` repeats a run's configuration."""
+
+
+def pretrain_command_parser(argv: list[str]) -> ArgumentParser:
+    """The pretrain parser; with --resume its defaults are the run's own configuration (RUN/run.json),
+    so no option needs retyping and only the ones given differ from the run's."""
+    parser = pretrain_parser(_preset_name(argv))
+    ns = parser.parse_args(argv)
+    if not ns.resume or ns.out is None:
+        return parser
+    from electra.train.resume import read_run
+
+    run = read_run(ns.out)
+    return parser if run is None else pretrain_parser(_preset_name(argv), run)
+
+
+def _run_defaults(run: dict) -> dict:
+    """Parser defaults from a run.json body: its objective, preset, data, init and every known
+    model/recipe/train field."""
+    defaults = {key: run[key] for key in ("objective", "preset") if run.get(key) is not None}
+    defaults.update({key: Path(run[key]) for key in ("data", "init") if run.get(key) is not None})
+    for group, cls in (("model", ModelConfig), ("recipe", ObjectiveConfig), ("train", TrainConfig)):
+        known = {f.name for f in dataclasses.fields(cls)}
+        defaults[group] = {k: v for k, v in (run.get(group) or {}).items() if k in known}
+    return defaults
+
+
+def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser:
+    """Options of ``electra pretrain`` with the preset's defaults, or those of ``run`` (a run.json
+    body) when resuming it."""
     chosen = preset(preset_name)
     parser = ArgumentParser(prog="electra pretrain", description="Pretrain ELECTRA or the MLM baseline.")
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML with model/recipe/train overrides")
-    parser.add_argument("--data", type=Optional[Path], default=None, help="folder written by 'electra prepare'")
+    parser.add_argument("--config", action=ActionConfigFile,
+                        help="YAML with model/recipe/train overrides, or a run's run.json")
+    parser.add_argument("--data", type=Optional[Path], default=None,
+                        help="folder written by 'electra prepare' (with --resume: the run's, unless given)")
     parser.add_argument("--out", type=Optional[Path], default=None, help="run folder")
     parser.add_argument("--preset", choices=list(PRESETS), default="tiny", help="model size and its defaults")
     parser.add_argument("--objective", choices=["electra", "mlm"], default="electra")
     parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
     parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    parser.add_argument("--max-flops", type=Optional[float], default=None, help="alias of --train.max_flops")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its newest good checkpoint, with its own "
+                             "configuration and data; only the budget, save/log cadence, keep_checkpoints, "
+                             "device, fsdp and compile may change")
     parser.add_argument("--save-every", type=Optional[int], default=None, help="alias of --train.save_every")
     parser.add_argument("--deterministic", action="store_true", help="alias of --train.deterministic true")
     parser.add_argument("--init", type=Optional[Path], default=None,
@@ -99,6 +145,10 @@ def pretrain_parser(preset_name: str) -> ArgumentParser:
     parser.add_class_arguments(ModelConfig, "model", default=chosen.model)
     parser.add_class_arguments(ObjectiveConfig, "recipe", default=chosen.objective)
     parser.add_class_arguments(TrainConfig, "train", default=chosen.train)
+    for key, kind in RUN_RECORD_KEYS.items():
+        parser.add_argument(f"--{key}", type=kind, default=None, help=argparse.SUPPRESS)
+    if run is not None:
+        parser.set_defaults(_run_defaults(run))
     return parser
 
 
@@ -110,13 +160,15 @@ def job_from(ns: Namespace):
         train.max_steps = ns.max_steps
     if ns.max_minutes is not None:
         train.max_minutes = ns.max_minutes
+    if ns.max_flops is not None:
+        train.max_flops = ns.max_flops
     if ns.save_every is not None:
         train.save_every = ns.save_every
     if ns.deterministic:
         train.deterministic = True
     return PretrainJob(objective=ns.objective, model=_build(ModelConfig, ns.model, "model"),
                        recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
-                       train=_build(TrainConfig, train, "train"))
+                       train=_build(TrainConfig, train, "train"), preset=ns.preset)
 
 
 def run_pretrain(ns: Namespace) -> None:
@@ -124,13 +176,17 @@ def run_pretrain(ns: Namespace) -> None:
 
     job = job_from(ns)
     if ns.dry_run:
-        report = describe(job)
+        report = describe(job, ns.data)
         if ns.json:
             print(json.dumps(report))
         else:
             print(f"discriminator parameters: {report['discriminator_parameters']:,}\n"
                   f"generator parameters:     {report['generator_parameters']:,}")
         return
+    if ns.resume and ns.out is not None:
+        from electra.train.resume import check_resumable
+
+        check_resumable(ns.out)  # before asking for --data, which a run to resume records
     if ns.data is None or ns.out is None:
         raise ElectraError("pretrain needs --data (a prepared folder) and --out (the run folder)")
     out = run_pretraining(job, ns.data, ns.out, resume=ns.resume, progress=not ns.no_progress, init=ns.init)
@@ -194,7 +250,9 @@ def finetune_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra finetune", description="Fine-tune a discriminator on a labelled task.")
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
     parser.add_argument("--model", type=Path, required=True,
-                        help="pretraining run, discriminator or shipped-pair folder (electra pretrain's output)")
+                        help="pretraining run (ELECTRA: its discriminator; MLM: its mlm/ model), checkpoint, "
+                             "discriminator or shipped-pair folder, or an ELECTRA / BERT encoder folder; "
+                             "a pair's generator is refused")
     parser.add_argument("--task", type=str, required=True,
                         help="classification, pair-classification, regression, tagging, qa, or a GLUE name "
                              "(cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte)")
@@ -232,29 +290,48 @@ def run_finetune(ns: Namespace) -> None:
                       if k in results}, indent=2))
 
 
-def model_data_parser(prog: str, description: str) -> ArgumentParser:
+def model_data_parser(prog: str, description: str, data_help: str) -> ArgumentParser:
     parser = ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--model", type=Path, required=True, help="fine-tuning run folder or one of its seed-N folders")
-    parser.add_argument("--data", type=Path, required=True, help="a TSV / CSV / JSONL / CoNLL / SQuAD JSON file")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="fine-tuning run folder (its best seed), one of its seed-N folders, or a fine-tuned "
+                             "transformers ELECTRA folder (electra export's output)")
+    parser.add_argument("--data", type=Path, required=True, help=data_help)
     parser.add_argument("--out", type=Optional[Path], default=None, help="write the result here (default: stdout)")
     parser.add_argument("--device", type=str, default="auto")
+    parser.add_argument("--text-columns", type=Optional[str], default=None,
+                        help="comma-separated text column names (default: those the model was fine-tuned with)")
+    parser.add_argument("--label-column", type=Optional[str], default=None,
+                        help="label column name (tagging JSONL: the tag key)")
+    parser.add_argument("--token-column", type=Optional[int], default=None, help="CoNLL: index of the word column")
+    parser.add_argument("--tag-column", type=Optional[int], default=None, help="CoNLL: index of the tag column")
     return parser
 
 
-def run_evaluate(ns: Namespace) -> None:
-    from electra.files import write_json
-    from electra.finetune.run import evaluate_file
+EVALUATE_DATA_HELP = "a labelled TSV / CSV / JSONL / CoNLL / SQuAD JSON file"
+PREDICT_DATA_HELP = ("a TSV / CSV / JSONL / CoNLL / SQuAD JSON file; for a sentence model also plain text "
+                     "(.txt: one example a line, a tab between a pair's texts)")
 
-    result = evaluate_file(ns.model, ns.data, ns.device)
-    if ns.out is not None:
-        write_json(ns.out, result)
+
+def _columns(ns: Namespace):
+    from electra.finetune.run import Columns
+
+    return Columns(_name_list(ns.text_columns), ns.label_column, ns.token_column, ns.tag_column)
+
+
+def run_evaluate(ns: Namespace) -> None:
+    from electra.finetune.run import evaluate_file, output_file, write_output
+
+    out = output_file(ns.out)
+    result = evaluate_file(ns.model, ns.data, ns.device, _columns(ns))
+    if out is not None:
+        write_output(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
 def run_predict(ns: Namespace) -> None:
     from electra.finetune.run import predict_file
 
-    count = predict_file(ns.model, ns.data, ns.out, ns.device)
+    count = predict_file(ns.model, ns.data, ns.out, ns.device, _columns(ns))
     print(f"{count} predictions" + (f" written to {ns.out}" if ns.out else ""), file=sys.stderr)
 
 
@@ -277,14 +354,16 @@ def export_parser() -> ArgumentParser:
     parser.add_argument("src", type=Path, help="pretraining run / model pair / checkpoint, fine-tuning run, or model folder")
     parser.add_argument("out", type=Path, help="output folder")
     parser.add_argument("--part", choices=["discriminator", "generator"], default="discriminator",
-                        help="which network of a pretraining run")
+                        help="which network of a pretraining run (a generator is exported only when asked for)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export in OUT (a folder holding anything else is never written into)")
     return parser
 
 
 def run_export(ns: Namespace) -> None:
     from electra.export import export
 
-    folder = export(ns.src, ns.out, ns.part)
+    folder = export(ns.src, ns.out, ns.part, ns.overwrite)
     print(f"exported {folder} -> {ns.out}", file=sys.stderr)
 
 
@@ -451,13 +530,14 @@ def _build(cls, values: Namespace, group: str):
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Namespace], None]]] = {
     "prepare": (lambda argv: prepare_parser(), run_prepare),
-    "pretrain": (lambda argv: pretrain_parser(_preset_name(argv)), run_pretrain),
+    "pretrain": (pretrain_command_parser, run_pretrain),
     "validate": (lambda argv: validate_parser(), run_validate),
     "demo": (lambda argv: demo_parser(), run_demo),
     "finetune": (lambda argv: finetune_parser(), run_finetune),
-    "evaluate": (lambda argv: model_data_parser("electra evaluate", "Score a fine-tuned model on a labelled file."),
-                 run_evaluate),
-    "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model."), run_predict),
+    "evaluate": (lambda argv: model_data_parser("electra evaluate", "Score a fine-tuned model on a labelled file.",
+                                                EVALUATE_DATA_HELP), run_evaluate),
+    "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model.",
+                                               PREDICT_DATA_HELP), run_predict),
     "export": (lambda argv: export_parser(), run_export),
     "bench": (lambda argv: bench_parser(), run_bench),
     "detect": (lambda argv: detect_parser("electra detect", "Show the discriminator's P(replaced) per token.",

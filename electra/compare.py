@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from electra.config import DTYPES, FinetuneConfig, preset
-from electra.data.loader import BatchStream, PretrainData, load_meta
+from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
 from electra.finetune.run import FinetuneJob, finetune
 from electra.plot import pyplot, save_figure
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
 from electra.train.loop import PLATEAU_TOLERANCE
+from electra.train.optim import mean_step_flops, steps_for_flops
 
 EARLY_ESCAPE_RECALL = 0.25
 """Below this recall on replaced tokens a discriminator off its plateau is reported as barely off it."""
@@ -101,7 +102,10 @@ def fraction_name(fraction: float) -> str:
 
 
 def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
-    """The preset's recipe for ``arm``; with a FLOPs budget, the schedule spans the budget."""
+    """The preset's recipe for ``arm``. The trainer's schedule follows whichever budget ends the run
+    first, so the budget must be that one: with FLOPs, ``max_steps`` is set just above the steps
+    the budget is expected to take (and the warm-up kept to a tenth of them); with minutes, the
+    preset's ``max_steps`` is far beyond what a compare budget reaches."""
     chosen = preset(job.preset)
     objective = "mlm" if arm == "mlm" else "electra"
     recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15")
@@ -110,18 +114,11 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     if job.unit == "minutes":
         train = dataclasses.replace(train, max_minutes=job.budget)
     else:
-        steps = max(1, math.ceil(1.01 * job.budget / mean_step_flops(base, job.data)))
+        step_flops = mean_step_flops(PretrainData(job.data), train.batch_size, train.seed, flops_counter(base))
+        steps = steps_for_flops(job.budget, step_flops)
         train = dataclasses.replace(train, max_flops=job.budget, max_steps=steps,
                                     warmup_steps=min(train.warmup_steps, max(1, steps // 10)))
     return dataclasses.replace(base, train=train)
-
-
-def mean_step_flops(job: PretrainJob, data: Path, batches: int = 64) -> float:
-    """Average model FLOPs of an optimizer step over the first batches of the run's own data order
-    (batches are trimmed to their longest row, so this is below the full-width cost)."""
-    stream = BatchStream(PretrainData(data), job.train.batch_size, seed=job.train.seed)
-    count = flops_counter(job)
-    return statistics.mean(count(*next(stream).input_ids.shape) for _ in range(batches))
 
 
 def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:

@@ -18,6 +18,9 @@ from electra.errors import ElectraError
 
 SCHEMA_VERSION = 1
 
+INIT_SCHEMES = ("bert", "local")
+"""Starting-weight schemes of ``ModelConfig.init_scheme``."""
+
 DTYPES = ("fp32", "bf16")
 """Autocast dtypes a training step can run under (the values of ``TrainConfig.dtype``)."""
 
@@ -67,6 +70,11 @@ class ModelConfig:
     """LayerNorm epsilon."""
     pad_token_id: int = 0
     """Id of ``[PAD]``."""
+    init_scheme: Literal["bert", "local"] = "bert"
+    """Starting weights: 'bert' (normal(0, initializer_range) everywhere) or 'local' (the same, but
+    the first layer's heads start reading the previous / next token through a sinusoidal part of
+    the position table; ``electra.model.init``). Data-free; recorded in ``config.json`` so that a
+    random-initialisation baseline starts the same way. ``transformers`` ignores it."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
@@ -81,9 +89,12 @@ class ModelConfig:
             _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
         _require(self.initializer_range > 0, "initializer_range", "must be positive")
         _require(self.layer_norm_eps > 0, "layer_norm_eps", "must be positive")
+        _require(self.init_scheme in INIT_SCHEMES, "init_scheme",
+                 f"must be one of {', '.join(INIT_SCHEMES)}, got {self.init_scheme!r}")
 
-    def scaled(self, fraction: float) -> ModelConfig:
-        """The generator's shape: same depth and embeddings, width/heads/FFN times ``fraction``."""
+    def scaled(self, fraction: float, layers: int | None = None) -> ModelConfig:
+        """The generator's shape: same embeddings, width/heads/FFN times ``fraction``, and
+        ``layers`` layers (default: the same depth)."""
         _require(0 < fraction <= 1, "generator_fraction", f"must be in (0, 1], got {fraction!r}")
         heads = max(1, round(self.num_attention_heads * fraction))
         hidden = max(heads, round(self.hidden_size * fraction))
@@ -93,6 +104,7 @@ class ModelConfig:
             hidden_size=hidden,
             num_attention_heads=heads,
             intermediate_size=max(1, round(self.intermediate_size * fraction)),
+            num_hidden_layers=layers or self.num_hidden_layers,
         )
 
     def to_hf_dict(self, architecture: str) -> dict[str, Any]:
@@ -130,6 +142,9 @@ class ObjectiveConfig:
     """Weight of the generator's MLM loss."""
     generator_fraction: float = 0.25
     """Generator width as a fraction of the discriminator's (ELECTRA only)."""
+    generator_layers: int | None = None
+    """Generator depth (ELECTRA only); None: the discriminator's depth, as in the paper.
+    DeBERTa-v3 uses a generator of the discriminator's width and half its depth."""
     temperature: float = 1.0
     """Sampling temperature of the generator (ELECTRA only)."""
     disallow_correct: bool = False
@@ -146,8 +161,15 @@ class ObjectiveConfig:
         _require(self.gen_weight >= 0, "gen_weight", "must be >= 0")
         _require(0 < self.generator_fraction <= 1, "generator_fraction",
                  f"must be in (0, 1], got {self.generator_fraction!r}")
+        _require(self.generator_layers is None or (isinstance(self.generator_layers, int)
+                                                    and self.generator_layers > 0),
+                 "generator_layers", f"must be a positive integer or None, got {self.generator_layers!r}")
         _require(self.temperature > 0, "temperature", "must be > 0")
         _require(0 <= self.mask_token_prob <= 1, "mask_token_prob", "must be in [0, 1]")
+
+    def generator_model(self, discriminator: ModelConfig) -> ModelConfig:
+        """The generator's shape for a discriminator of shape ``discriminator``."""
+        return discriminator.scaled(self.generator_fraction, self.generator_layers)
 
     def max_predictions(self, max_seq_len: int) -> int:
         """The reference cap on selected positions: ``int((mask_prob + 0.005) * max_seq_len)``."""
@@ -165,14 +187,24 @@ class TrainConfig:
     lr: float = 5e-4
     """Peak learning rate."""
     warmup_steps: int = 10_000
-    """Linear warmup steps; then linear decay to 0 at ``max_steps``."""
+    """Linear warm-up over this many optimizer steps, whatever the budget (its length in steps
+    does not depend on the machine's speed); then linear decay to 0 when the budget is spent.
+    The decay line falls with progress from 1 at ``warmup_steps / max_steps`` to 0 at the end;
+    a time or FLOPs budget too short for the warm-up turns the rate down before its peak."""
     max_steps: int = 1_000_000
-    """Optimizer steps; also the horizon of the linear decay."""
+    """Optimizer steps; the step budget of the schedule. Progress (what the decay follows) is the
+    largest share spent of the budgets given: ``max_steps`` and, when set, ``max_minutes`` and
+    ``max_flops``, i.e. the budget that will end the run first. With ``max_steps`` alone the
+    schedule is the reference's (warm-up, then decay to 0 at ``max_steps``)."""
     max_minutes: float | None = None
-    """Optional wall-clock budget; training stops (and saves) when it is spent."""
+    """Optional budget in training minutes (over all sessions of a resumed run): training stops
+    (and saves) when it is spent, and the learning rate has decayed to 0 by then. The elapsed
+    time is in every checkpoint, so a resumed run continues the schedule; with several processes
+    the time agreed at each ``log_every`` step drives it, so all stop at the same step."""
     max_flops: float | None = None
-    """Optional compute budget in model FLOPs (``electra.flops``, both networks); training stops
-    (and saves) once it is spent. Each metrics row logs the FLOPs so far."""
+    """Optional budget in model FLOPs (``electra.flops``, both networks): training stops (and
+    saves) once it is spent, and the learning rate has decayed to 0 by then. Each metrics row
+    logs the FLOPs so far; the start of the run prints the budget's expected length in steps."""
     weight_decay: float = 0.01
     """AdamW weight decay (not applied to biases and LayerNorm)."""
     adam_beta1: float = 0.9

@@ -73,7 +73,7 @@ def step_flops(objective: str, model: ModelConfig, recipe: ObjectiveConfig, seq_
                vocab_everywhere: bool = False) -> StepFlops:
     """Training FLOPs of ``objective`` ('electra' or 'mlm') whose discriminator/MLM model is ``model``."""
     if objective == "electra":
-        generator = model.scaled(recipe.generator_fraction)
+        generator = recipe.generator_model(model)
         position = (encoder_forward(model, seq_len) + discriminator_head_forward(model)
                     + encoder_forward(generator, seq_len))
         head = generator_head_forward(generator)

@@ -21,6 +21,7 @@ from electra.data.loader import PretrainBatch
 from electra.masking import (Rng, bert_corruption, mask_for_generator, prediction_slots, select_positions,
                              slots_per_row, uniform, write_samples)
 from electra.model.networks import Discriminator, Generator, build_pair
+from electra.model.networks import build_mlm as build_mlm_network
 from electra.model.vocab import VocabOutput, project_loss_sample
 from electra.tokenizer import SpecialIds
 
@@ -217,12 +218,12 @@ class MlmObjective(PositionSelector):
 
 
 def build_electra(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> ElectraObjective:
-    generator, discriminator = build_pair(model_cfg, cfg.generator_fraction)
+    generator, discriminator = build_pair(model_cfg, cfg.generator_fraction, cfg.generator_layers)
     return ElectraObjective(generator, discriminator, cfg, special, max_seq_len)
 
 
 def build_mlm(model_cfg: ModelConfig, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int) -> MlmObjective:
-    return MlmObjective(Generator(model_cfg), cfg, special, max_seq_len)
+    return MlmObjective(build_mlm_network(model_cfg), cfg, special, max_seq_len)
 
 
 OBJECTIVES = {"electra": build_electra, "mlm": build_mlm}

@@ -1,7 +1,9 @@
 """Pretraining as a library call: prepared data + configs -> trained networks under ``out``.
 
 ``electra pretrain`` is a thin wrapper over ``run_pretraining``; tests and ``electra demo``
-call it directly.
+call it directly. A run records its configuration and the fingerprint of its data in
+``RUN/run.json``; a resume is checked against both (:mod:`electra.train.resume`) before anything
+is written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import torch
 
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
-from electra.data.loader import BatchStream, PretrainData
+from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError, Preempted
 from electra.flops import slot_share, step_flops
 from electra.files import write_json
@@ -23,11 +25,15 @@ from electra.model.io import load_encoder, load_weights, network_folder, read_co
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
-from electra.train import checkpoint, distributed
-from electra.train.loop import Trainer, resolve_device
+from electra.train import checkpoint, distributed, resume as resume_checks
+from electra.train.loop import Trainer, preserved_torch_state, resolve_device
 
 BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
 """bert-base-uncased's special ids, used when no data (and so no tokenizer) is given."""
+
+DEFAULT_VOCAB_SIZE = ModelConfig().vocab_size
+"""BERT's vocabulary size, which every preset keeps: a job with this size takes the data's
+vocabulary; any other size is one the user gave, and must be the data's."""
 
 
 @dataclass
@@ -38,6 +44,8 @@ class PretrainJob:
     model: ModelConfig
     recipe: ObjectiveConfig
     train: TrainConfig
+    preset: str | None = None
+    """The preset the defaults came from (recorded in run.json; a resume with another is refused)."""
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -45,7 +53,7 @@ class PretrainJob:
                                f"choose one of {', '.join(OBJECTIVES)}")
 
     def to_dict(self) -> dict:
-        return {"schema_version": SCHEMA_VERSION, "objective": self.objective,
+        return {"schema_version": SCHEMA_VERSION, "objective": self.objective, "preset": self.preset,
                 "model": dataclasses.asdict(self.model), "recipe": dataclasses.asdict(self.recipe),
                 "train": dataclasses.asdict(self.train)}
 
@@ -59,9 +67,15 @@ def build(job: PretrainJob, special: SpecialIds, max_seq_len: int) -> torch.nn.M
     return OBJECTIVES[job.objective](job.model, job.recipe, special, max_seq_len)
 
 
-def describe(job: PretrainJob, max_seq_len: int = 128) -> dict:
-    """Parameter counts of the networks ``job`` builds (for ``--dry-run``)."""
-    objective = build(job, BERT_SPECIAL_IDS, max_seq_len)
+def describe(job: PretrainJob, data_dir: Path | None = None) -> dict:
+    """Parameter counts of the networks ``job`` builds (for ``--dry-run``): at the vocabulary and
+    sequence length of the prepared data in ``data_dir`` when given, else at BERT's."""
+    special, max_seq_len = BERT_SPECIAL_IDS, 128
+    if data_dir is not None:
+        meta = load_meta(data_dir)
+        job = data_job(job, meta)
+        special, max_seq_len = SpecialIds(**meta["special_ids"]), int(meta["max_seq_len"])
+    objective = build(job, special, max_seq_len)
     networks = objective.networks()
     main = networks.get("discriminator", networks.get("mlm"))
     report = {"objective": job.objective,
@@ -88,8 +102,14 @@ def flops_counter(job: PretrainJob):
 
 
 def data_job(job: PretrainJob, meta: dict) -> PretrainJob:
-    """Fit ``job`` to the prepared data (its ``meta``): the vocabulary size comes from its tokenizer."""
-    model = dataclasses.replace(job.model, vocab_size=int(meta["vocab_size"]),
+    """Fit ``job`` to the prepared data (its ``meta``): the vocabulary size comes from its tokenizer.
+    A size the user gave (anything but the presets' :data:`DEFAULT_VOCAB_SIZE`) must be the data's."""
+    vocab_size = int(meta["vocab_size"])
+    if job.model.vocab_size not in (DEFAULT_VOCAB_SIZE, vocab_size):
+        raise ElectraError(f"--model.vocab_size {job.model.vocab_size} differs from the prepared data's "
+                           f"vocabulary of {vocab_size} ids: leave the option out (the data sets it), or "
+                           f"prepare the text with a {job.model.vocab_size}-id tokenizer")
+    model = dataclasses.replace(job.model, vocab_size=vocab_size,
                                 pad_token_id=int(meta["special_ids"]["pad"]))
     return dataclasses.replace(job, model=model)
 
@@ -110,6 +130,16 @@ def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
     return dataclasses.replace(job, model=dataclasses.replace(model, pad_token_id=int(meta["special_ids"]["pad"])))
 
 
+def fitted_job(job: PretrainJob, meta: dict, init: Path | None, continuing: bool) -> PretrainJob:
+    """``job`` fitted to the data's vocabulary and, with ``init``, to the shape of that network. A
+    continued run whose ``init`` folder is gone keeps its recorded shape (its checkpoint holds
+    the weights)."""
+    job = data_job(job, meta)
+    if init is None or (continuing and not Path(init).exists()):
+        return job
+    return encoder_job(job, Path(init), meta)
+
+
 def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
     """Start from the networks saved in ``init``: a run, checkpoint or model-pair folder (every
     network loaded exactly), or one encoder folder (ours, HF ELECTRA or BERT), which initialises
@@ -128,23 +158,32 @@ def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
         load_weights(module, init / name)
 
 
+@preserved_torch_state()  # seeds, deterministic kernels, threads: as they were before the call
 def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = False,
                     progress: bool = True, init: Path | None = None,
                     snapshots: dict[str, float] | None = None) -> Path:
     """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``.
 
-    ``resume`` continues from the newest good checkpoint under ``out``; otherwise ``init``
-    (optional) gives starting weights. SIGTERM during training writes a checkpoint and raises
-    ``Preempted`` (no final models); SIGINT does the same, then raises ``KeyboardInterrupt``.
+    ``resume`` continues from the newest good checkpoint under ``out`` (from step 0 when the run
+    has none yet); the data must be the run's (same fingerprint) and ``job`` the run's
+    configuration but for the settings :data:`electra.train.resume.CHANGEABLE`, else
+    ``ElectraError`` before anything is written. Otherwise ``init`` (optional) gives starting
+    weights. SIGTERM during training writes a checkpoint and raises ``Preempted`` (no final
+    models); SIGINT does the same, then raises ``KeyboardInterrupt``.
     """
     data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
     meta = data.meta
-    job = data_job(job, meta)
-    if init is not None:  # the weights define the shapes
-        job = encoder_job(job, Path(init), meta)
+    fingerprint = resume_checks.data_fingerprint(Path(data_dir), meta)
+    continuing = resume and bool(checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)))
+    if resume:
+        resume_checks.check_resumable(out)
+        resume_checks.check_same_data(out, Path(data_dir), fingerprint)
+    job = fitted_job(job, meta, init, continuing)
+    if resume:
+        resume_checks.check_same_configuration(out, {**job.to_dict(), "init": None if init is None else str(init)})
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))
-    if init is not None:
+    if init is not None and not continuing:
         load_initial_weights(objective, Path(init))
     procs = distributed.from_environment()
     device = distributed.setup(procs, resolve_device(job.train.device))
@@ -156,7 +195,10 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress,
                       procs=procs, full_width=data.max_seq_len, flops_of=flops_counter(job), snapshots=snapshots)
-    if not (resume and trainer.resume()):
+    trainer.data_fingerprint = fingerprint
+    if resume and not continuing and procs.is_main:
+        print(f"note: {out} holds no checkpoint yet; its run starts from step 0", file=sys.stderr)
+    if not (continuing and trainer.resume()):
         if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
             if resume:
                 raise ElectraError(f"{out}: no checkpoint could be loaded (see the warnings above); "
@@ -166,8 +208,10 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
         if procs.is_main:
             (out / "metrics.jsonl").unlink(missing_ok=True)
     if procs.is_main:
-        write_json(out / "run.json", {**job.to_dict(), "data": str(data_dir), "max_seq_len": int(meta["max_seq_len"]),
-                                      "init": None if init is None else str(init), "processes": procs.world_size})
+        write_json(out / resume_checks.RUN_FILE,
+                   {**job.to_dict(), "data": str(data_dir), "data_fingerprint": fingerprint,
+                    "max_seq_len": int(meta["max_seq_len"]), "init": None if init is None else str(init),
+                    "processes": procs.world_size})
     try:
         status = trainer.fit()
     finally:

@@ -14,6 +14,8 @@ Choices:
 - Training keeps at most 1000 distinct characters in the initial alphabet and needs a
   sub-word to occur twice (the ``BertWordPieceTokenizer`` defaults), so a small corpus gives
   a vocabulary smaller than asked for; the real size is ``tok.get_vocab_size()``.
+- Training is reproducible: the same text gives the same vocabulary, byte for byte, whatever
+  the thread count (see :func:`train_wordpiece` for what it takes).
 - :func:`save_tokenizer` writes ``tokenizer.json`` (our source of truth) next to a
   ``vocab.txt`` and the two small JSON files ``transformers.AutoTokenizer`` needs to
   rebuild the same tokenizer (``BertTokenizer``, ``do_lower_case``, 512 positions).
@@ -22,10 +24,11 @@ Choices:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.models import WordPiece
 
@@ -37,6 +40,11 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 
 MODEL_MAX_LENGTH = 512
 """Written to ``tokenizer_config.json``; the position table size of every preset."""
+
+LIMIT_ALPHABET = 1000
+"""Most distinct characters a trained vocabulary keeps (the most frequent; ties by code point)."""
+COUNT_CHUNK_CHARS = 1 << 22
+"""Characters counted per ``bincount`` call (each call also adds up a table of all code points)."""
 
 
 @dataclass(frozen=True)
@@ -62,23 +70,41 @@ def special_ids(tok: Tokenizer) -> SpecialIds:
     return SpecialIds(**ids)
 
 
-def train_wordpiece(texts: Iterable[str], vocab_size: int) -> Tokenizer:
-    """Train an uncased WordPiece vocabulary of at most ``vocab_size`` ids, streaming ``texts``.
+def train_wordpiece(read: Callable[[], Iterable[str | list[str]]], vocab_size: int,
+                    limit_alphabet: int = LIMIT_ALPHABET) -> Tokenizer:
+    """Train an uncased WordPiece vocabulary of at most ``vocab_size`` ids.
 
-    ``texts`` may be any iterable of strings (lines, or larger chunks); it is consumed once and
-    never held in memory as a whole.
+    ``read()`` returns a fresh iterable of texts (strings, or lists of strings as batches); it is
+    called twice, and nothing is held in memory as a whole: one pass counts the characters, the
+    other trains.
+
+    Why two passes: HF's trainer is not reproducible on its own. It walks its word counts (a Rust
+    ``HashMap``, seeded at random per process) to give the ``##x`` continuation tokens their ids,
+    and breaks ties between equally frequent merges by those ids; it also cuts the alphabet
+    to ``limit_alphabet`` with an unstable sort. Four runs over the same file gave four
+    vocabularies (of two sizes). So the characters are counted here first (numpy ``bincount``,
+    ~0.5 s per 50 MB of text), the alphabet is chosen here (most frequent, ties by code point),
+    and it is handed to the trainer with every ``##x`` in code-point order as *fixed* tokens, so
+    every id the merges compare is fixed before the trainer starts. The cost: a ``##x`` for every
+    character that can continue a word, even one the corpus only has word-initially (a few ids).
     """
+    pipeline = _bert_pipeline(Tokenizer(WordPiece(unk_token=UNK)))
+    counts = _character_counts(read(), pipeline.normalizer)
+    alphabet, continuing = _alphabet(counts, pipeline, limit_alphabet)
+    fixed = [*SPECIAL_TOKENS, *alphabet, *("##" + c for c in continuing)]
     tok = _bert_pipeline(Tokenizer(WordPiece(unk_token=UNK, continuing_subword_prefix="##")))
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=2,
-        limit_alphabet=1000,
-        special_tokens=list(SPECIAL_TOKENS),
+        limit_alphabet=len(alphabet),
+        initial_alphabet=alphabet,
+        special_tokens=fixed,
         continuing_subword_prefix="##",
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer=trainer)
-    return _with_post_processor(tok)
+    tok.train_from_iterator(read(), trainer=trainer)
+    # the fixed tokens came back as added (special) tokens: keep only the vocabulary
+    return _from_vocab(tok.get_vocab(with_added_tokens=False))
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
@@ -173,13 +199,63 @@ def _load_vocab_txt(path: Path) -> Tokenizer:
         raise ElectraError(f"{path}: vocab.txt is empty")
     if UNK not in vocab:
         raise ElectraError(f"{path}: vocab.txt has no {UNK} token")
-    model = WordPiece(vocab, unk_token=UNK, continuing_subword_prefix="##",
-                      max_input_chars_per_word=100)
-    tok = _bert_pipeline(Tokenizer(model))
     try:
-        return _with_post_processor(tok)
+        return _from_vocab(vocab)
     except ElectraError as exc:
         raise ElectraError(f"{path}: {exc}") from exc
+
+
+def _from_vocab(vocab: dict[str, int]) -> Tokenizer:
+    """The uncased BERT tokenizer over a ``token -> id`` vocabulary."""
+    model = WordPiece(vocab, unk_token=UNK, continuing_subword_prefix="##", max_input_chars_per_word=100)
+    return _with_post_processor(_bert_pipeline(Tokenizer(model)))
+
+
+def _character_counts(texts: Iterable[str | list[str]], normalizer: normalizers.Normalizer) -> dict[str, int]:
+    """How often each character occurs in the *normalized* texts.
+
+    Raw characters are counted (numpy, over UTF-32 code points), then each distinct one is
+    normalized alone: the BERT normalizer works character by character (cleaning, CJK spacing,
+    lowercasing, NFD with accents dropped), so the multiset is the same as normalizing the text.
+    """
+    raw = np.zeros(0x110000, dtype=np.int64)
+
+    def add(pieces: list[str]) -> None:
+        points = np.frombuffer("\n".join(pieces).encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+        raw[:] += np.bincount(points, minlength=len(raw))
+
+    pending: list[str] = []
+    size = 0
+    for text in texts:
+        pieces = text if isinstance(text, list) else [text]
+        pending.extend(pieces)
+        size += sum(map(len, pieces))
+        if size >= COUNT_CHUNK_CHARS:
+            add(pending)
+            pending, size = [], 0
+    add(pending)
+    counts: dict[str, int] = {}
+    for point in np.flatnonzero(raw).tolist():
+        for char in normalizer.normalize_str(chr(point)):
+            counts[char] = counts.get(char, 0) + int(raw[point])
+    return counts
+
+
+def _alphabet(counts: dict[str, int], pipeline: Tokenizer, limit: int) -> tuple[list[str], list[str]]:
+    """The ``limit`` most frequent word characters (ties by code point), in code-point order, and
+    those of them that can continue a word (no whitespace, punctuation or CJK: they stand alone)."""
+    kept, continuing = [], []
+    for char in counts:
+        normalized = pipeline.normalizer.normalize_str(f"a{char}a")
+        words = [word for word, _ in pipeline.pre_tokenizer.pre_tokenize_str(normalized)]
+        if "".join(words) == "aa":
+            continue  # whitespace: never part of a word
+        kept.append(char)
+        if len(words) == 1:
+            continuing.append(char)
+    kept = sorted(sorted(kept, key=lambda c: (-counts[c], ord(c)))[:limit], key=ord)
+    chosen = set(kept)
+    return kept, sorted((c for c in continuing if c in chosen), key=ord)
 
 
 def _tokens_in_id_order(tok: Tokenizer) -> list[str]:

@@ -11,6 +11,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = FIXTURES / "corpus"
 
 
+@pytest.fixture(autouse=True)
+def _restore_torch_state():
+    """Seeds, the deterministic-algorithms switch and thread counts a test changes do not leak
+    into the next test."""
+    from electra.train.loop import preserved_torch_state
+
+    with preserved_torch_state():
+        yield
+
+
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory) -> Path:
     """The fixture corpus with a 2,000-id tokenizer and 64-token examples."""

@@ -21,14 +21,39 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def tok():
-    with gzip.open(FIXTURES / "austen_sample.txt.gz", "rt", encoding="utf-8") as handle:
-        return train_wordpiece((line for line in handle if line.strip()), vocab_size=2000)
+    def read():
+        with gzip.open(FIXTURES / "austen_sample.txt.gz", "rt", encoding="utf-8") as handle:
+            yield from (line for line in handle if line.strip())
+
+    return train_wordpiece(read, vocab_size=2000)
 
 
 def test_trained_vocabulary_has_specials_first(tok):
     assert special_ids(tok) == SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
     assert 1000 < tok.get_vocab_size() <= 2000
     assert any(token.startswith("##") for token in tok.get_vocab())
+
+
+def test_training_is_reproducible():
+    """HF's trainer alone gives another vocabulary on every call (hash-map order); ours does not."""
+    def read():
+        with gzip.open(FIXTURES / "mobydick_sample.txt.gz", "rt", encoding="utf-8") as handle:
+            yield from (line for line in handle if line.strip())
+
+    runs = [train_wordpiece(read, vocab_size=800, limit_alphabet=limit) for limit in (1000, 1000, 30, 30)]
+    assert runs[0].to_str() == runs[1].to_str() and runs[2].to_str() == runs[3].to_str()
+    assert runs[0].get_vocab_size() == runs[2].get_vocab_size() == 800
+
+
+def test_alphabet_keeps_the_most_frequent_characters_ties_by_code_point():
+    texts = ["zz yy xx ww", "vv", "a-b 中"]  # z, y, x, w, v twice; a, b, -, 中 once
+    tok = train_wordpiece(lambda: iter(texts), vocab_size=100, limit_alphabet=6)
+    vocab = tok.get_vocab()
+    assert {"v", "w", "x", "y", "z", "-"} <= set(vocab)  # "-" (U+002D) wins the tie against a, b, 中
+    assert not {"a", "b", "中"} & set(vocab)
+    assert "##z" in vocab and "##-" not in vocab  # punctuation never continues a word
+    assert [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])][:11] == [
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "-", "v", "w", "x", "y", "z"]
 
 
 def test_encoding_is_uncased_and_adds_specials_only_when_asked(tok):

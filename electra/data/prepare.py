@@ -2,10 +2,15 @@
 
 Pipeline (each step streams, so peak memory does not grow with the corpus):
 
-1. Tokenizer: train a WordPiece vocabulary over the text in one streaming pass
-   (``cfg.tokenizer`` unset) or load the given one; save it into ``out``. A rerun over the same
-   files reuses the tokenizer it finds there (``tokenizer-source.json`` says what it was made
-   from).
+0. The output folder is claimed (:func:`claim_out`): ``prepare.json`` records what the folder is
+   built from (the input files by path, size and modification time; the settings; a given
+   tokenizer by content). A non-empty folder is used only when its record matches (a rerun
+   resumes), or when it holds other prepared data and ``overwrite`` is given; anything else is
+   refused before anything in it is touched.
+1. Tokenizer: train a WordPiece vocabulary over the text in two streaming passes
+   (``cfg.tokenizer`` unset; :func:`electra.tokenizer.train_wordpiece`, reproducible) or load
+   the given one; save it into ``out``. A rerun over the same files reuses the tokenizer it finds
+   there (``tokenizer-source.json`` says what it was made from).
 2. Each input file is one *part*, built independently (so parts run in parallel over
    ``workers`` processes, and split over machines with ``num_shards`` / ``shard_index``):
    its documents (:mod:`electra.data.text`) are tokenized in batches of about
@@ -14,22 +19,29 @@ Pipeline (each step streams, so peak memory does not grow with the corpus):
    :class:`~electra.data.packing.ExampleBuilder` packs them into examples, seeded from
    ``(cfg.seed, part index)``; examples go into ``part-IIIII-JJJ.npy`` arrays of at most
    ``cfg.examples_per_shard`` rows of ``max_seq_len``, padded with ``[PAD]``, ``uint16`` when
-   the vocabulary fits, else ``int32``, each written under a temporary name and renamed.
+   the vocabulary fits, else ``int32``, each written under a temporary name and renamed; its
+   sha256 goes into the marker and ``meta.json``.
 3. A part is finished when its marker ``part-IIIII.json`` (counts, sha256, shard list) is
    written, last and atomically. A rerun skips every part whose marker matches the file (size,
    modification time) and the settings: an interrupted run resumes, a repeated one does no work.
 4. ``meta.json`` is written, atomically, once every part has its marker; a folder without it is
    not a finished dataset. With ``num_shards`` > 1 the machine that finishes last writes it (on a
    shared folder), or a final run without ``--num-shards`` does.
+
+Same inputs and settings give byte-identical files (tokenizer, shards, markers, ``meta.json``),
+whatever ``workers`` and the thread count: nothing written holds a time, the output path, or
+anything ordered by a hash map.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import multiprocessing
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -47,7 +59,14 @@ from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train
 
 META_SCHEMA_VERSION = 1
 META_FILE = "meta.json"
+RECORD_FILE = "prepare.json"
+"""What the folder is built from; written first (see :func:`claim_out`)."""
 TOKENIZER_SOURCE = "tokenizer-source.json"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+_OWN_NAME = re.compile(r"(part-\d{5,}(-\d{3,})?\.(json|npy)|shard-\d{5,}\.npy|"
+                       + "|".join(re.escape(n) for n in (META_FILE, RECORD_FILE, TOKENIZER_SOURCE, *TOKENIZER_FILES))
+                       + r")(\.tmp)?")
+"""Names of the files ``prepare`` writes (a folder holding only these is a data folder)."""
 PART_MARKER = "part-{:05d}.json"
 PART_SHARD = "part-{:05d}-{:03d}.npy"
 ENCODE_BATCH_LINES = 4096
@@ -84,7 +103,7 @@ class Part:
 
 def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: int | None = None,
             progress: bool = True, num_shards: int = 1, shard_index: int = 0,
-            tokenizer_only: bool = False) -> dict | None:
+            tokenizer_only: bool = False, overwrite: bool = False, text_field: str = "text") -> dict | None:
     """Build the pretraining shards of ``inputs`` into ``out``; returns the ``meta.json`` body,
     or None while parts built elsewhere (``num_shards`` > 1) are still missing.
 
@@ -93,28 +112,42 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
     ``num_shards`` / ``shard_index``: build only the parts ``i`` with ``i % num_shards ==
     shard_index`` (one machine's share); the tokenizer must then exist already (``--tokenizer``,
     or an earlier ``tokenizer_only`` run into ``out``).
+    ``overwrite``: replace other prepared data in ``out`` instead of refusing (:func:`claim_out`).
+    ``text_field``: the field (JSONL) or column (Parquet) holding the text.
     """
     if workers is not None and workers < 1:
         raise ElectraError(f"workers must be >= 1, got {workers}")
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise ElectraError(f"shard_index must be in [0, num_shards), got {shard_index} of {num_shards}")
+    if overwrite and num_shards > 1:
+        raise ElectraError("--overwrite cannot be combined with --num-shards: each machine would delete "
+                           "what the others built; clear the folder once, before the shards' runs")
     _configure_threads(workers)
-    files = resolve_inputs(inputs)
     out = Path(out)
+    files = resolve_inputs(inputs, exclude=out)
+    given = load_tokenizer(cfg.tokenizer) if cfg.tokenizer is not None else None
+    record = _record(files, cfg, text_field, given)
+    source = _tokenizer_source(files, cfg, out, text_field)
+    if given is None and num_shards > 1 and not _reusable_tokenizer(out, source):
+        raise ElectraError(f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
+                           f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs")
+    claim_out(out, record, overwrite)
     out.mkdir(parents=True, exist_ok=True)
+    if _read_json(out / RECORD_FILE) != record:
+        write_json(out / RECORD_FILE, record)
 
-    tok = _get_tokenizer(files, cfg, out, progress, may_train=num_shards == 1)
+    tok = _get_tokenizer(files, cfg, out, given, source, progress, text_field)
     if tokenizer_only:
         return None
     (out / META_FILE).unlink(missing_ok=True)
-    key = _settings_key(cfg, out)
+    key = _settings_key(cfg, out, text_field)
     parts = [Part(i, f, out) for i, f in enumerate(files)]
     _remove_stale(out, len(files))
     mine = [p for p in parts if p.index % num_shards == shard_index]
     todo = [p for p in mine if _finished(p, key) is None]
     if len(todo) < len(mine):
         print(f"prepare: {len(mine) - len(todo)} of {len(mine)} parts already built, skipped", file=sys.stderr)
-    _build_parts(todo, cfg, key, _dtype(tok), workers, progress)
+    _build_parts(todo, cfg, key, _dtype(tok), workers, progress, text_field)
 
     markers = [_finished(p, key) for p in parts]
     missing = [p for p, m in zip(parts, markers) if m is None]
@@ -122,12 +155,102 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
         print(f"prepare: {len(parts) - len(missing)} of {len(parts)} parts built; meta.json is written once "
               f"the other shards' runs are done", file=sys.stderr)
         return None
-    meta = _meta(markers, tok, cfg, inputs)
+    meta = _meta(markers, tok, cfg, inputs, text_field)
     write_json(out / META_FILE, meta)
     return meta
 
 
-def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list) -> dict:
+# ---------------------------------------------------------------------------------------------
+# The output folder
+
+
+def claim_out(out: Path, record: dict, overwrite: bool) -> None:
+    """Make sure building ``record`` into ``out`` clobbers nothing; raise (having touched nothing)
+    when it would.
+
+    - A missing or empty folder (or one holding only a record: a run that did no work yet) is free.
+    - A folder whose ``prepare.json`` equals ``record`` is the same data: the run resumes (parts
+      and tokenizer already built are reused).
+    - A data folder (only files ``prepare`` writes) holding other data is refused, naming what
+      differs, unless ``overwrite``: then its record and ``meta.json`` go, and its parts and
+      tokenizer are reused only where their own markers still match the new inputs and settings.
+    - Any other folder (a pretraining or fine-tuning run, someone's files) is never written into,
+      with or without ``overwrite`` (as ``finetune`` and ``export`` treat a foreign ``--out``).
+    """
+    if out.exists() and not out.is_dir():
+        raise ElectraError(f"{out}: --out is a file, not a folder")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if all(e.name in (RECORD_FILE, RECORD_FILE + ".tmp") for e in entries):
+        return
+    held = _read_json(out / RECORD_FILE)
+    if held == record:
+        return
+    foreign = [e.name + ("/" if e.is_dir() else "") for e in entries if not _OWN_NAME.fullmatch(e.name)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ElectraError(f"{out}: not a prepared data folder (it holds {shown}); prepare does not write into "
+                           f"it, with or without --overwrite: choose another --out (nothing was changed)")
+    if held is None:
+        problem = "holds prepared data without its prepare.json record (an older version's, or unfinished)"
+    else:
+        problem = f"holds other data ({_differences(held, record)})"
+    if not overwrite:
+        raise ElectraError(f"{out}: {problem}; pass --overwrite to replace it, or choose another --out "
+                           f"(nothing was changed)")
+    for name in (RECORD_FILE, META_FILE):
+        (out / name).unlink(missing_ok=True)
+    for temporary in out.glob("*.tmp"):
+        temporary.unlink()
+
+
+def _record(files: list[Path], cfg: PrepareConfig, text_field: str, given: Tokenizer | None) -> dict:
+    """What ``out`` is built from, as :func:`claim_out` compares it."""
+    settings = dataclasses.asdict(cfg)
+    del settings["tokenizer"]  # by content below, not by path
+    if given is not None:
+        del settings["vocab_size"]  # unused with a given tokenizer
+    return {
+        "inputs": [{"file": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
+                   for f in files],
+        "settings": {**settings, "text_field": text_field},
+        "tokenizer": None if given is None else hashlib.sha256(given.to_str().encode("utf-8")).hexdigest(),
+    }
+
+
+def _differences(held: dict, record: dict) -> str:
+    """What differs between two records, in a few words."""
+    said = []
+    theirs = {i.get("file"): i for i in held.get("inputs") or []}
+    ours = {i["file"]: i for i in record["inputs"]}
+    for what, names in (("added", [f for f in ours if f not in theirs]),
+                        ("no longer given", [f for f in theirs if f not in ours]),
+                        ("changed since", [f for f in ours if f in theirs and theirs[f] != ours[f]])):
+        if names:
+            more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+            said.append(f"input {Path(names[0]).name} {what}{more}")
+    if not said and list(theirs) != list(ours):
+        said.append("inputs in another order")
+    old, new = held.get("settings") or {}, record["settings"]
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) != new.get(k):
+            said.append(f"{k} {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}")
+    if held.get("tokenizer") != record["tokenizer"]:
+        def kind(digest: str | None) -> str:
+            return "trained" if digest is None else f"given ({digest[:12]})"
+
+        said.append(f"tokenizer {kind(held.get('tokenizer'))} -> {kind(record['tokenizer'])}")
+    return ", ".join(said) or "another record"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list, text_field: str) -> dict:
     read = [m for m in markers if m["skipped"] is None]
     examples = sum(m["examples"] for m in markers)
     if examples == 0:
@@ -145,7 +268,7 @@ def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list)
         "shards": [shard for m in markers for shard in m["shards"]],
         "counts": counts,
         "inputs": [{"file": m["file"], "sha256": m["sha256"], "lines": m["lines"]} for m in read],
-        "config": dataclasses.asdict(cfg),
+        "config": {**dataclasses.asdict(cfg), "text_field": text_field},
     }
 
 
@@ -153,9 +276,10 @@ def _dtype(tok: Tokenizer) -> type:
     return np.uint16 if tok.get_vocab_size() <= np.iinfo(np.uint16).max + 1 else np.int32
 
 
-def _settings_key(cfg: PrepareConfig, out: Path) -> dict:
+def _settings_key(cfg: PrepareConfig, out: Path, text_field: str) -> dict:
     """Everything besides the file that shapes a part's shards (the tokenizer by its content)."""
     body = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("tokenizer", "vocab_size")}
+    body["text_field"] = text_field
     body["tokenizer_sha256"] = hashlib.sha256((out / "tokenizer.json").read_bytes()).hexdigest()
     return body
 
@@ -174,10 +298,10 @@ def _finished(part: Part, key: dict) -> dict | None:
 
 
 def _build_parts(parts: list[Part], cfg: PrepareConfig, key: dict, dtype: type, workers: int | None,
-                 progress: bool) -> None:
+                 progress: bool, text_field: str) -> None:
     if not parts:
         return
-    jobs = [(part, cfg, key, dtype) for part in parts]
+    jobs = [(part, cfg, key, dtype, text_field) for part in parts]
     with tqdm(total=total_bytes(p.file for p in parts), desc="tokenizing", unit="B", unit_scale=True,
               file=sys.stderr, disable=not progress, leave=False) as bar:
         if workers is None or workers == 1 or len(parts) == 1:
@@ -200,7 +324,8 @@ def _build_part_job(job: tuple) -> int:
     return part.file.stat().st_size
 
 
-def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, on_bytes=None) -> dict:
+def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, text_field: str = "text",
+               on_bytes=None) -> dict:
     """Tokenize and pack one file into its shards, then write its marker (last)."""
     for stale in part.out.glob(f"part-{part.index:05d}-*.npy"):
         stale.unlink()  # a crashed earlier attempt
@@ -212,7 +337,7 @@ def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, on_bytes=
                              np.random.default_rng([cfg.seed, part.index]), special)
     writer = ShardWriter(part.out, cfg.max_seq_len, cfg.examples_per_shard, dtype, special.pad,
                          name=lambda j: PART_SHARD.format(part.index, j))
-    documents = iter_documents([part.file], text_stats, warn=True, on_bytes=on_bytes)
+    documents = iter_documents([part.file], text_stats, warn=True, on_bytes=on_bytes, text_field=text_field)
     for example in builder.examples(_tokenized(documents, tok, encode_stats)):
         writer.add(example)
     writer.close()
@@ -257,7 +382,7 @@ class ShardWriter:
         self.buffer = np.full((rows_per_shard, max_seq_len), pad_id, dtype=dtype)
         self.filled = 0
         self.shards: list[dict] = []
-        """``{"file": name, "examples": rows}`` per written shard."""
+        """``{"file": name, "examples": rows, "sha256": digest}`` per written shard."""
         self.examples = 0
         self.tokens = 0
 
@@ -276,37 +401,47 @@ class ShardWriter:
     def _flush(self) -> None:
         name = self.name(len(self.shards))
         temporary = self.folder / (name + ".tmp")
+        body = io.BytesIO()
+        np.save(body, self.buffer[: self.filled])
         with temporary.open("wb") as handle:
-            np.save(handle, self.buffer[: self.filled])
+            handle.write(body.getbuffer())
         os.replace(temporary, self.folder / name)
-        self.shards.append({"file": name, "examples": self.filled})
+        digest = hashlib.sha256(body.getbuffer()).hexdigest()
+        self.shards.append({"file": name, "examples": self.filled, "sha256": digest})
         self.buffer.fill(self.pad_id)
         self.filled = 0
 
 
-def _get_tokenizer(files: list[Path], cfg: PrepareConfig, out: Path, progress: bool, may_train: bool) -> Tokenizer:
+def _tokenizer_source(files: list[Path], cfg: PrepareConfig, out: Path, text_field: str) -> dict:
+    """What a tokenizer in ``out`` must have been made from to be reused."""
+    trained = cfg.tokenizer is None
+    return {"tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size if trained else None,
+            "files": [Part(i, f, out).identity() for i, f in enumerate(files)] if trained else None,
+            "text_field": text_field if trained else None}
+
+
+def _reusable_tokenizer(out: Path, source: dict) -> bool:
+    return (out / "tokenizer.json").is_file() and _read_json(out / TOKENIZER_SOURCE) == source
+
+
+def _get_tokenizer(files: list[Path], cfg: PrepareConfig, out: Path, given: Tokenizer | None, source: dict,
+                   progress: bool, text_field: str) -> Tokenizer:
     """The given tokenizer, the one an earlier run over the same files left in ``out``, or a new one."""
-    source = {"tokenizer": cfg.tokenizer, "vocab_size": None if cfg.tokenizer else cfg.vocab_size,
-              "files": None if cfg.tokenizer else [Part(i, f, out).identity() for i, f in enumerate(files)]}
-    marker = out / TOKENIZER_SOURCE
-    if cfg.tokenizer is None and (out / "tokenizer.json").is_file() and marker.is_file():
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")) == source:
-                return load_tokenizer(out)
-        except ValueError:
-            pass
-    if cfg.tokenizer is not None:
-        tok = load_tokenizer(cfg.tokenizer)
-    elif not may_train:
-        raise ElectraError(f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
-                           f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs")
+    if given is None and _reusable_tokenizer(out, source):
+        return load_tokenizer(out)
+    if given is not None:
+        tok = given
     else:
-        with _byte_bar(files, "training tokenizer", progress) as bar:
-            lines = iter_lines(files, TextStats(), warn=False, on_bytes=bar.update)
-            tok = train_wordpiece(_batched(lines, 1024), cfg.vocab_size)
-    if not (out / "tokenizer.json").is_file() or cfg.tokenizer is None or Path(cfg.tokenizer).resolve() != out.resolve():
+        # two streaming passes (characters, then training): the bar counts both
+        with _byte_bar(files * 2, "training tokenizer", progress) as bar:
+            def read() -> Iterator[list[str]]:
+                lines = iter_lines(files, TextStats(), warn=False, on_bytes=bar.update, text_field=text_field)
+                return _batched(lines, 1024)
+
+            tok = train_wordpiece(read, cfg.vocab_size)
+    if not (out / "tokenizer.json").is_file() or given is None or Path(cfg.tokenizer).resolve() != out.resolve():
         save_tokenizer(tok, out)
-    write_json(marker, source)
+    write_json(out / TOKENIZER_SOURCE, source)
     return tok
 
 

@@ -1,8 +1,20 @@
 """Streaming text input: files and folders in, documents (lists of lines) out.
 
-Format: one sentence or paragraph per line; a blank line (or the end of a file) ends a
-document. Inputs are ``.txt`` / ``.txt.gz`` files; folders are walked recursively in sorted
-order, taking only those extensions. A file named explicitly is read whatever its name.
+Formats, told by the file name (:data:`FORMATS`):
+
+- ``.txt`` / ``.txt.gz``: one sentence or paragraph per line; a blank line (or the end of a
+  file) ends a document.
+- ``.jsonl`` / ``.jsonl.gz``: one JSON object per line; its text field (``text_field``, default
+  ``text``) is one document, whose lines are the lines of that text (blank ones dropped). A line
+  that is not JSON, or a record without the field (or whose value is not a string), is an error
+  naming the file and line: a typo in ``--text-field`` must not pass for an empty corpus.
+- ``.parquet``: the text column (``text_field``), one row = one document, read in batches of
+  rows (memory stays flat); needs ``pyarrow``, imported only then.
+
+A file named explicitly must have one of these extensions (anything else, ``.md``, ``.csv``,
+``.json``, is refused by name: reading a CSV as text would train on its commas and quotes).
+Folders are walked recursively in sorted order, taking the files of these formats; the others
+are skipped with one note on stderr counting them by extension.
 
 Robustness choices, each counted in :class:`TextStats` so ``meta.json`` can report it:
 
@@ -27,8 +39,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
+import re
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +51,11 @@ from typing import BinaryIO
 
 from electra.errors import ElectraError
 
-TEXT_SUFFIXES = (".txt", ".txt.gz")
+FORMATS = {".txt": "text", ".txt.gz": "text", ".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet"}
+"""File name ending -> how the file is read."""
+SUPPORTED = ", ".join(FORMATS)
+PARQUET_BATCH_ROWS = 1024
+"""Rows read from a Parquet file at a time."""
 MAX_LINE_CHARS = 100_000
 """Longer lines are cut into chunks of this many characters."""
 MAX_DOCUMENT_LINES = 10_000
@@ -45,6 +64,7 @@ short example per piece)."""
 SNIFF_BYTES = 8192
 """A NUL byte among the first this-many (decompressed) bytes marks a file as binary."""
 _GZIP_MAGIC = b"\x1f\x8b"
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -72,17 +92,42 @@ class TextStats:
     split_lines: int = 0
 
 
-def resolve_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders (recursively, sorted) into their ``.txt``/``.txt.gz`` files."""
+def input_format(path: Path) -> str | None:
+    """``text``, ``jsonl`` or ``parquet`` by the file's name, or None for any other name."""
+    name = Path(path).name.lower()
+    for suffix in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return FORMATS[suffix]
+    return None
+
+
+def resolve_inputs(paths: Iterable[str | Path], exclude: Path | None = None) -> list[Path]:
+    """Expand folders (recursively, sorted) into their files of the :data:`FORMATS`; files under
+    ``exclude`` (the output folder) are left out of the walk."""
     files: list[Path] = []
+    excluded = None if exclude is None else Path(exclude).resolve()
     for raw in paths:
         path = Path(raw)
         if path.is_file():
+            if input_format(path) is None:
+                raise ElectraError(f"{path}: cannot read {_extension(path)} files; prepare reads {SUPPORTED} "
+                                   f"(convert it, or rename it if it is plain text)")
             files.append(path)
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TEXT_SUFFIXES))
+            found, other = [], Counter()
+            for candidate in sorted(path.rglob("*")):
+                if not candidate.is_file() or (excluded and candidate.resolve().is_relative_to(excluded)):
+                    continue
+                if input_format(candidate) is None:
+                    other[_extension(candidate)] += 1
+                else:
+                    found.append(candidate)
+            if other:
+                kinds = ", ".join(f"{count} {ext}" for ext, count in sorted(other.items()))
+                print(f"note: {path}: skipped {sum(other.values())} file(s) of other types ({kinds}); "
+                      f"prepare reads {SUPPORTED}", file=sys.stderr)
             if not found:
-                raise ElectraError(f"{path}: folder holds no {' or '.join(TEXT_SUFFIXES)} files")
+                raise ElectraError(f"{path}: folder holds no {SUPPORTED} files")
             files.extend(found)
         else:
             raise ElectraError(f"{path}: input not found")
@@ -101,31 +146,34 @@ def iter_documents(
     stats: TextStats,
     warn: bool = True,
     on_bytes: Callable[[int], None] | None = None,
+    text_field: str = "text",
 ) -> Iterator[list[str]]:
     """Yield each document as a list of stripped, non-empty lines.
 
     ``files`` come from :func:`resolve_inputs`. ``stats`` is updated as documents are
     yielded. ``warn`` prints skipped files to stderr. ``on_bytes`` is called with the number
-    of on-disk bytes consumed since its last call (for a progress bar).
+    of on-disk bytes consumed since its last call (for a progress bar). ``text_field``: the
+    field (JSONL) or column (Parquet) holding the text.
     """
     for path in files:
-        yield from _file_documents(Path(path), stats, warn, on_bytes or (lambda n: None))
+        yield from _file_documents(Path(path), stats, warn, on_bytes or (lambda n: None), text_field)
 
 
 def iter_lines(files: Iterable[Path], stats: TextStats, warn: bool = True,
-               on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
+               on_bytes: Callable[[int], None] | None = None, text_field: str = "text") -> Iterator[str]:
     """The lines of :func:`iter_documents`, flattened (what tokenizer training needs)."""
-    for document in iter_documents(files, stats, warn, on_bytes):
+    for document in iter_documents(files, stats, warn, on_bytes, text_field):
         yield from document
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def _file_documents(path: Path, stats: TextStats, warn: bool,
-                    on_bytes: Callable[[int], None]) -> Iterator[list[str]]:
+def _file_documents(path: Path, stats: TextStats, warn: bool, on_bytes: Callable[[int], None],
+                    text_field: str) -> Iterator[list[str]]:
     size = path.stat().st_size
-    problem = _sniff(path)
+    kind = input_format(path) or "text"
+    problem = None if kind == "parquet" else _sniff(path)  # Parquet is binary by design
     if problem is not None:
         _skip(stats, path, problem, warn)
         on_bytes(size)
@@ -135,8 +183,14 @@ def _file_documents(path: Path, stats: TextStats, warn: bool,
     reported = 0
     broken = False
     with path.open("rb") as raw:
+        position = [0]  # on-disk bytes consumed so far, as the reader can tell
+        if kind == "parquet":
+            lines = _parquet_lines(path, text_field, stats, position)
+        else:
+            stream = _text_stream(raw)
+            lines = _bounded_lines(stream, stats) if kind == "text" else _jsonl_lines(stream, path, text_field, stats)
         try:
-            for line in _bounded_lines(_text_stream(raw), stats):
+            for line in lines:
                 if line:
                     document.append(line)
                     entry.lines += 1
@@ -145,9 +199,9 @@ def _file_documents(path: Path, stats: TextStats, warn: bool,
                     yield document
                     document = []
                 if entry.lines % 1024 == 0:
-                    position = raw.tell()
-                    on_bytes(position - reported)
-                    reported = position
+                    now = position[0] if kind == "parquet" else raw.tell()
+                    on_bytes(now - reported)
+                    reported = now
         except (EOFError, OSError, zlib.error) as exc:
             # A gzip stream that breaks off mid-way: keep what was read, report the file.
             _skip(stats, path, f"stopped after {entry.lines} lines: {_describe(exc)}", warn)
@@ -163,6 +217,78 @@ def _file_documents(path: Path, stats: TextStats, warn: bool,
     stats.files.append(entry)
     stats.documents += entry.documents
     stats.lines += entry.lines
+
+
+def _jsonl_lines(stream: io.TextIOWrapper, path: Path, field: str, stats: TextStats) -> Iterator[str]:
+    """The lines of each record's text, then "" (the record is one document); a record is read
+    whole (its memory is its size)."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ElectraError(f"{path}:{number}: not a JSON record ({exc})") from None
+        text = _text_of(record, field, f"{path}:{number}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape ("\ud800"): replaced, like bad bytes
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        yield from _record_lines(text, stats)
+        yield ""
+
+
+def _parquet_lines(path: Path, field: str, stats: TextStats, position: list[int]) -> Iterator[str]:
+    """The lines of each row's text, then "" (the row is one document); ``position[0]`` follows
+    the share of rows read, in bytes of the file."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ElectraError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from None
+    try:
+        reader = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid (a ValueError) and others for a bad file
+        raise OSError(f"not a readable Parquet file ({exc})") from exc
+    names = reader.schema_arrow.names
+    if field not in names:
+        raise ElectraError(f"{path}: no column {field!r} (columns: {', '.join(names)}); "
+                           f"choose the text column with --text-field")
+    rows, total = 0, max(reader.metadata.num_rows, 1)
+    size = path.stat().st_size
+    for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[field]):
+        for value in batch.column(0).to_pylist():
+            rows += 1
+            yield from _record_lines(_text_of({field: value}, field, f"{path}: row {rows}"), stats)
+            yield ""
+        position[0] = size * rows // total
+
+
+def _text_of(record: object, field: str, where: str) -> str:
+    """The text of one JSONL record or Parquet row; anything else is an error naming ``where``."""
+    if not isinstance(record, dict):
+        raise ElectraError(f"{where}: a JSON {type(record).__name__}, not an object with a {field!r} field")
+    if field not in record:
+        have = ", ".join(map(repr, list(record)[:5])) or "none"
+        raise ElectraError(f"{where}: record has no {field!r} field (its fields: {have}); "
+                           f"choose the text field with --text-field")
+    value = record[field]
+    if not isinstance(value, str):
+        raise ElectraError(f"{where}: {field!r} is {'null' if value is None else type(value).__name__}, not text")
+    return value
+
+
+def _record_lines(text: str, stats: TextStats) -> Iterator[str]:
+    """Stripped non-blank lines of one record's text, long ones cut as in :func:`_bounded_lines`."""
+    for line in _NEWLINE.split(text):
+        line = line.strip()
+        if "\ufffd" in line:
+            stats.replaced_lines += 1
+        if len(line) > MAX_LINE_CHARS:
+            stats.split_lines += 1
+            chunks = (line[i : i + MAX_LINE_CHARS].strip() for i in range(0, len(line), MAX_LINE_CHARS))
+            yield from (chunk for chunk in chunks if chunk)
+        elif line:
+            yield line
 
 
 def _sniff(path: Path) -> str | None:
@@ -221,6 +347,11 @@ def _skip(stats: TextStats, path: Path, reason: str, warn: bool) -> None:
     stats.skipped_files.append({"file": str(path), "reason": reason})
     if warn:
         print(f"warning: {path}: skipped, {reason}", file=sys.stderr)
+
+
+def _extension(path: Path) -> str:
+    suffixes = path.suffixes[-2:] if path.suffix.lower() == ".gz" else path.suffixes[-1:]
+    return "".join(suffixes) or "extension-less"
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,7 +9,9 @@ Choices:
 
 - Sentences and sentence pairs are truncated to ``max_len`` (longest segment first).
 - Tagging labels sit on the first sub-token of each word; the other sub-tokens get
-  ``IGNORE`` and are not scored. Words cut off by truncation (or that the normalizer
+  ``IGNORE`` and are not scored. A class or tag the model does not know (absent from training)
+  gets ``UNSEEN`` / ``IGNORE`` as its target: never predicted, it is scored as an error from
+  the example's own labels. Words cut off by truncation (or that the normalizer
   removes entirely) get no prediction from the model; :class:`TaggedFeatures` records them.
 - QA: ``[CLS] question [SEP] context-window [SEP]``. The question keeps at most
   ``max_query`` tokens; the context is cut into windows that start every ``doc_stride``
@@ -27,6 +29,7 @@ from tokenizers import Tokenizer
 
 from electra.errors import ElectraError
 from electra.finetune.examples import QaExample, TaggedExample, TextExample
+from electra.finetune.metrics import UNSEEN
 from electra.tokenizer import SpecialIds
 
 IGNORE = -100
@@ -84,7 +87,7 @@ def encode_texts(examples: list[TextExample], tok: Tokenizer, max_len: int,
     encodings = truncating(tok, max_len).encode_batch(inputs)
     targets = None
     if examples and examples[0].label is not None:
-        targets = [label_ids[ex.label] if label_ids is not None else float(ex.label) for ex in examples]
+        targets = [label_ids.get(ex.label, UNSEEN) if label_ids is not None else float(ex.label) for ex in examples]
     return Features([e.ids for e in encodings], [e.type_ids for e in encodings], targets)
 
 
@@ -105,7 +108,7 @@ def encode_tagged(examples: list[TaggedExample], tok: Tokenizer, max_len: int,
             target = [IGNORE] * len(enc.ids)
             for word, pos in enumerate(starts):
                 if pos >= 0:
-                    target[pos] = label_ids[ex.tags[word]]
+                    target[pos] = label_ids.get(ex.tags[word], IGNORE)  # an unseen tag: scored from ex.tags
             features.targets.append(target)
     return features
 

@@ -44,20 +44,25 @@ from electra.errors import ElectraError
 # Classification and regression (GLUE)
 # ---------------------------------------------------------------------------------------------
 
+UNSEEN = -1
+"""Gold class id of a label absent from training: the model never predicts it, so it is an error."""
+
 
 def classification_metrics(labels: Sequence[int], preds: Sequence[int], num_labels: int) -> dict[str, float]:
-    """Accuracy, F1 (class 1 if binary, else macro) and Matthews correlation of class ids."""
+    """Accuracy, F1 (class 1 if binary, else macro) and Matthews correlation of class ids; a gold
+    ``UNSEEN`` is a class of its own that no prediction matches (left out of the F1 average)."""
     _check_same_length(labels, preds, "labels", "predictions")
     if num_labels < 2:
         raise ElectraError(f"classification needs at least 2 labels, got num_labels={num_labels}")
-    for name, values in (("label", labels), ("prediction", preds)):
-        bad = [v for v in values if not 0 <= v < num_labels]
+    for name, values, allowed in (("label", labels, {UNSEEN}), ("prediction", preds, set())):
+        bad = [v for v in values if not 0 <= v < num_labels and v not in allowed]
         if bad:
             raise ElectraError(f"{name} {bad[0]} is outside the class range [0, {num_labels})")
     if num_labels == 2:
-        f1 = f1_score(labels, preds, pos_label=1, average="binary", zero_division=0)
+        f1 = f1_score(labels, preds, labels=[1], average="macro", zero_division=0)
     else:
-        f1 = f1_score(labels, preds, average="macro", zero_division=0)
+        scored = sorted((set(labels) | set(preds)) - {UNSEEN})
+        f1 = f1_score(labels, preds, labels=scored, average="macro", zero_division=0)
     return {
         "accuracy": float(accuracy_score(labels, preds)),
         "f1": float(f1),
@@ -122,11 +127,13 @@ def is_span_scheme(tags: Iterable[str]) -> str | None:
 
 
 def tagging_metrics(gold: list[list[str]], pred: list[list[str]], scheme: str | None) -> dict[str, float]:
-    """Token accuracy, plus entity precision/recall/F1 (micro-averaged) for a span scheme."""
+    """Token accuracy, plus entity precision/recall/F1 (micro-averaged) for a span scheme. A gold
+    tag that is no span tag (one unseen in training, say) is a wrong token and no entity."""
     _check_sentences(gold, pred)
     scores = {"accuracy": _token_accuracy(gold, pred)}
     if scheme is None:
         return scores
+    gold = [[tag if is_span_scheme((tag,)) or tag == "O" else "O" for tag in sentence] for sentence in gold]
     if scheme == "IOB2":
         options: dict = {}
     elif scheme == "IOBES":

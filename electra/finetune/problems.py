@@ -6,11 +6,16 @@ against the gold labels and how to write predictions. Everything it learns from 
 data (the label set, the tagging scheme, the SQuAD 2.0 no-answer threshold) is in
 :meth:`Problem.state`, which is saved with the fine-tuned model so that ``evaluate`` and
 ``predict`` rebuild the same problem without the training file.
+
+A dev, test or evaluation file may hold labels the training file lacks (a rare POS tag, say):
+the model can never predict them, so they are scored as errors after one warning with their
+counts (:func:`report_unseen`). Against a fixed label set (GLUE) such a label is an error.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
@@ -26,13 +31,33 @@ from electra.finetune import metrics
 from electra.finetune.examples import Split
 from electra.finetune.featurize import (IGNORE, Features, encode_qa, encode_tagged, encode_texts)
 from electra.finetune.qa import best_spans
-from electra.finetune.readers import check_known_labels, label_set
+from electra.finetune.readers import check_known_labels, label_set, unseen_labels
 from electra.finetune.tasks import TaskSpec
 from electra.model.heads import SequenceClassifier, SpanExtractor, TaskModel, TokenClassifier
 from electra.tokenizer import special_ids
 
 NEVER = 1e30
 """A no-answer threshold no margin exceeds (SQuAD 1.1 style data: always answer)."""
+
+
+def report_unseen(split: Split, labels: tuple[str, ...], fixed: bool, what: str) -> None:
+    """Warn once (stderr) about the labels of ``split`` outside ``labels``, with their counts; they
+    stay in the split and count as errors. Refused instead: any, against a fixed label set (the
+    file is not that task's), and a split none of whose labels is known (the wrong column)."""
+    if fixed:
+        check_known_labels(split, labels)
+        return
+    unseen, total = unseen_labels(split, labels)
+    if not unseen:
+        return
+    counts = ", ".join(f"'{label}' {len(lines)}× from line {lines[0]}" for label, lines in unseen.items())
+    missing = sum(len(lines) for lines in unseen.values())
+    if missing == total:
+        shown = ", ".join(labels[:30]) + (", ..." if len(labels) > 30 else "")
+        raise ElectraError(f"{split.path}: none of its {what}s occurs in the training data ({counts}; known: "
+                           f"{shown}); is it the same task's file, with the {what} column chosen right?")
+    print(f"warning: {split.path}: {missing} of {total} {what}s never occur in the training data ({counts}); "
+          f"the model cannot predict them, so they are scored as errors", file=sys.stderr)
 
 
 @dataclass
@@ -117,12 +142,14 @@ class SentenceProblem(Problem):
         if len(self.labels) < 2:
             raise ElectraError(f"{train.path}: classification needs at least 2 classes, "
                                f"found {list(self.labels)}")
+        if self.spec.labels:
+            check_known_labels(train, self.labels)
         for split in others:
             self.check_labels(split)
 
     def check_labels(self, split: Split) -> None:
         if not self.regression and split.labelled:
-            check_known_labels(split, self.labels)
+            report_unseen(split, self.labels, bool(self.spec.labels), "label")
 
     def state(self) -> dict:
         return {"labels": list(self.labels)}
@@ -170,7 +197,7 @@ class SentenceProblem(Problem):
             return f"always {mean:.4g} (train mean)", metrics.regression_metrics(gold, [mean] * len(gold))
         majority = Counter(ex.label for ex in train.examples).most_common(1)[0][0]
         ids = {label: i for i, label in enumerate(self.labels)}
-        gold = [ids[ex.label] for ex in split.examples]
+        gold = [ids.get(ex.label, metrics.UNSEEN) for ex in split.examples]
         return (f"always '{majority}' (majority class)",
                 metrics.classification_metrics(gold, [ids[majority]] * len(gold), len(self.labels)))
 
@@ -214,7 +241,7 @@ class TaggingProblem(Problem):
 
     def check_labels(self, split: Split) -> None:
         if split.labelled:
-            check_known_labels(split, self.labels)
+            report_unseen(split, self.labels, bool(self.spec.labels), "tag")
 
     def main_metric(self) -> str:
         return "f1" if self.scheme else "accuracy"

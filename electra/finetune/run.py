@@ -4,13 +4,19 @@ A fine-tuning run writes one model folder per seed (``OUT/seed-N``: the HF-layou
 the task's state, ``model.safetensors``, the tokenizer and that seed's ``results.json``) and
 ``OUT/results.json`` with the median over seeds of every dev and test score, their spread,
 the per-seed values and which seed did best on dev. ``evaluate`` and ``predict`` accept a seed
-folder or the run folder (they then use the best seed).
+folder, the run folder (they then use the best seed) or a fine-tuned ``transformers`` folder
+(``electra export``'s output); the file's columns may be named anew (:class:`Columns`).
+
+Refused before anything is written: a pair's generator as the model to fine-tune (the MLM run's
+``mlm/`` network is accepted: it is that run's encoder), and an ``--out`` that holds anything but
+an earlier fine-tuning run (which ``--overwrite`` replaces whole: its seed folders go).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -24,13 +30,30 @@ from electra.files import write_json, write_text_atomic
 from electra.finetune import metrics
 from electra.finetune.examples import Split
 from electra.finetune.problems import Problem, make_problem
-from electra.finetune.readers import load_hub_dataset, read_split, split_files
+from electra.finetune.readers import load_hub_dataset, read_inputs, read_split, split_files
 from electra.finetune.tasks import TaskSpec, resolve_task
 from electra.finetune.train import evaluate, fit, model_outputs
 from electra.model.heads import TaskModel
-from electra.model.io import load_encoder, load_weights, network_folder, read_config, save_network
+from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator, save_network
+from electra.model.networks import apply_init_scheme
 from electra.tokenizer import load_tokenizer, special_ids
 from electra.train.loop import resolve_device
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of a file to read, overriding the defaults (or, for ``evaluate`` and
+    ``predict``, the columns the model was fine-tuned with); None keeps them."""
+
+    text_columns: tuple[str, ...] | None = None
+    label_column: str | None = None
+    token_column: int | None = None
+    """CoNLL: the word column."""
+    tag_column: int | None = None
+    """CoNLL: the tag column."""
+
+    def apply(self, spec: TaskSpec) -> TaskSpec:
+        return spec.with_columns(self.text_columns, self.label_column, self.token_column, self.tag_column)
 
 
 @dataclass
@@ -55,8 +78,8 @@ class FinetuneJob:
     """CoNLL: the tag column (default -1, the last)."""
 
     def spec(self) -> TaskSpec:
-        return resolve_task(self.task).with_columns(self.text_columns, self.label_column, self.token_column,
-                                                    self.tag_column)
+        return Columns(self.text_columns, self.label_column, self.token_column, self.tag_column).apply(
+            resolve_task(self.task))
 
     def __post_init__(self) -> None:
         if self.init not in ("pretrained", "random"):
@@ -96,18 +119,27 @@ def finetuned_folder(path: Path) -> Path:
         return path
     results = path / "results.json"
     if results.is_file():
-        best = json.loads(results.read_text(encoding="utf-8"))["best_seed"]
+        try:
+            best = json.loads(results.read_text(encoding="utf-8"))["best_seed"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise ElectraError(f"{results}: not a fine-tuning run's results (no readable 'best_seed': {exc!r}); "
+                               f"give one of its seed-N folders") from exc
+        if not (path / f"seed-{best}" / "config.json").is_file():
+            raise ElectraError(f"{results}: the best seed's model {path / f'seed-{best}'} is missing")
         return path / f"seed-{best}"
     raise ElectraError(f"{path}: not a fine-tuned model (no config.json or results.json)")
 
 
-def load_finetuned(path: Path, device: str = "auto") -> tuple[TaskModel, Problem, Path]:
+def load_finetuned(path: Path, device: str = "auto",
+                   columns: Columns = Columns()) -> tuple[TaskModel, Problem, Path]:
+    """The model, its task (columns as fine-tuned, unless ``columns`` names others) and its folder."""
     folder = finetuned_folder(path)
     body = read_config(folder)
     task = body.get("electra_task") or task_from_transformers(body, folder / "config.json")
     cfg = ModelConfig.from_dict(body, source=str(folder / "config.json"))
     spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"),
                                                    task.get("token_column"), task.get("tag_column"))
+    spec = columns.apply(spec)
     settings = FinetuneConfig(**{**task["settings"], "device": device})
     problem = make_problem(spec, settings, load_tokenizer(folder))
     problem.load_state(task["state"])
@@ -188,6 +220,7 @@ def prepare(job: FinetuneJob) -> Prepared:
     """Read the model's config and tokenizer and the data; learn labels; featurize every split."""
     spec = job.spec()
     source = network_folder(job.model)
+    refuse_generator(source, "fine-tune")
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
     splits = load_splits(job.data, spec)
     problem = make_problem(spec, job.settings, load_tokenizer(source), job.tagging_scheme)
@@ -201,11 +234,10 @@ def prepare(job: FinetuneJob) -> Prepared:
 
 def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     """Fine-tune one model per seed; write each seed's folder and ``OUT/results.json``."""
-    earlier = [p.name for p in (job.out / "results.json", *job.out.glob("seed-*")) if p.exists()]
-    if earlier and not job.overwrite:
-        raise ElectraError(f"{job.out} already holds a fine-tuning run ({', '.join(sorted(earlier))}); "
-                           "choose another --out or pass --overwrite (nothing was changed)")
+    earlier = earlier_run(job.out, job.overwrite)
     prepared = prepare(job)
+    for path in earlier:  # only now: a job refused while preparing leaves the earlier run as it was
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     job.out.mkdir(parents=True, exist_ok=True)
     hp = prepared.hp
     runs = []
@@ -219,12 +251,34 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     return results
 
 
+def earlier_run(out: Path, overwrite: bool) -> list[Path]:
+    """The files of an earlier fine-tuning run in ``out`` that ``overwrite`` lets go; any other
+    content of ``out`` (a pretraining run, an export, ...) is refused: the run would mix into it."""
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        raise ElectraError(f"{out}: exists and is not a folder (nothing was changed)")
+    contents = sorted(out.iterdir())
+    other = [p.name + ("/" if p.is_dir() else "") for p in contents
+             if not (p.name == "results.json" and p.is_file()) and not (p.name.startswith("seed-") and p.is_dir())]
+    if other:
+        shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
+        raise ElectraError(f"{out}: holds other files ({shown}), not a fine-tuning run; choose a new or empty "
+                           "--out (nothing was changed)")
+    if contents and not overwrite:
+        raise ElectraError(f"{out} already holds a fine-tuning run ({', '.join(p.name for p in contents)}); "
+                           "choose another --out or pass --overwrite (nothing was changed)")
+    return contents
+
+
 def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     """Train from the source weights (or fresh ones), keep the best dev epoch, score, save."""
     torch.manual_seed(seed)  # head (and, with --init random, encoder) initialisation; dropout
     model = p.problem.build_model(p.cfg)
     if job.init == "pretrained":
         load_encoder(model, p.source)
+    else:  # the source's data-free starting scheme, so that the baseline differs only by pretraining
+        apply_init_scheme(p.cfg, [model.electra])
     model.to(p.device)
     pad = special_ids(p.problem.tokenizer).pad
     dev = (p.splits["dev"], p.features["dev"]) if "dev" in p.splits and p.splits["dev"].labelled else None
@@ -279,8 +333,22 @@ def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs
 
 # ---------------------------------------------------------------- evaluate and predict
 
-def evaluate_file(model_path: Path, data: Path, device: str = "auto") -> dict:
-    model, problem, folder = load_finetuned(model_path, device)
+def output_file(path: Path | None) -> Path | None:
+    """``--out`` of evaluate / predict: a file (its folder made when written), never a folder;
+    checked before any work."""
+    if path is not None and Path(path).is_dir():
+        raise ElectraError(f"{path}: is a folder; --out takes a file name (nothing was written)")
+    return None if path is None else Path(path)
+
+
+def write_output(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, text)
+
+
+def evaluate_file(model_path: Path, data: Path, device: str = "auto", columns: Columns = Columns()) -> dict:
+    """Scores of the model on a labelled file; labels the model never learned count as errors."""
+    model, problem, folder = load_finetuned(model_path, device, columns)
     split = read_one(data, problem.spec)
     if not split.labelled:
         raise ElectraError(f"{data}: no labels to evaluate against (use 'electra predict')")
@@ -293,9 +361,14 @@ def evaluate_file(model_path: Path, data: Path, device: str = "auto") -> dict:
     return {"model": str(folder), "data": str(data), "examples": len(split), **scores}
 
 
-def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "auto") -> int:
-    model, problem, _ = load_finetuned(model_path, device)
-    split = read_one(data, problem.spec)
+def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "auto",
+                 columns: Columns = Columns()) -> int:
+    """Write the model's predictions for a file (also plain text: one example a line)."""
+    out = output_file(out)
+    model, problem, _ = load_finetuned(model_path, device, columns)
+    if not Path(data).is_file():
+        raise ElectraError(f"{data}: no such file")
+    split = read_inputs(Path(data), problem.spec)
     target = resolve_device(device)
     model.to(target)
     features = problem.featurize(split)
@@ -309,5 +382,5 @@ def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "
     if out is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(Path(out), text)
+        write_output(out, text)
     return len(split)

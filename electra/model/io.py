@@ -69,6 +69,39 @@ def network_folder(path: Path, part: str = "discriminator") -> Path:
                        f"{part}/ or mlm/ folder of a run written by 'electra pretrain')")
 
 
+def architecture_of(folder: Path) -> str | None:
+    """The first of ``config.json``'s ``architectures`` (None when it names none)."""
+    return (read_config(folder).get("architectures") or [None])[0]
+
+
+def is_pair_generator(folder: Path) -> bool:
+    """Whether ``folder`` is the generator of a pretraining pair (a run, checkpoint or the shipped
+    pair): an ``ElectraForMaskedLM`` network named ``generator`` or beside a ``discriminator/``.
+
+    An MLM run's ``mlm/`` network is the same class but the whole model (nothing else was
+    pretrained), so the layout, not the class, tells them apart; a generator exported on its own
+    has lost that layout and counts as any masked-LM model.
+    """
+    folder = Path(folder)
+    if architecture_of(folder) != ARCHITECTURES["Generator"]:
+        return False
+    return folder.name == "generator" or (folder.parent / "discriminator" / "config.json").is_file()
+
+
+def refuse_generator(folder: Path, action: str) -> None:
+    """Refuse to ``action`` (fine-tune, ...) a pair's generator: its encoder is the narrow one
+    (a quarter of the discriminator's width by default), never the model a user means."""
+    if not is_pair_generator(folder):
+        return
+    sibling = Path(folder).parent / "discriminator"
+    width = f"hidden size {read_config(folder).get('hidden_size')}"
+    instead = "give a discriminator"
+    if (sibling / "config.json").is_file():
+        width += f", the discriminator's {read_config(sibling).get('hidden_size')}"
+        instead = f"give {sibling.parent} or {sibling}"
+    raise ElectraError(f"{folder}: the generator of a pretraining pair ({width}), not a model to {action}; {instead}")
+
+
 def copy_tokenizer(src: Path, dst: Path) -> None:
     for name in TOKENIZER_FILES:
         if (src / name).is_file() and src.resolve() != dst.resolve():

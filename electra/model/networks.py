@@ -18,6 +18,7 @@ from torch import nn
 
 from electra.config import ModelConfig
 from electra.model.encoder import ElectraModel, Embeddings, init_weights
+from electra.model.init import local_init
 
 
 class DiscriminatorHead(nn.Module):
@@ -99,11 +100,29 @@ class Generator(nn.Module):
             return self.generator_predictions(hidden.float())
 
 
-def build_pair(disc_cfg: ModelConfig, generator_fraction: float) -> tuple[Generator, Discriminator]:
-    """A generator and a discriminator that share one ``Embeddings`` module."""
+def build_pair(disc_cfg: ModelConfig, generator_fraction: float,
+               generator_layers: int | None = None) -> tuple[Generator, Discriminator]:
+    """A generator (``generator_fraction`` of the discriminator's width, ``generator_layers``
+    deep: default the same depth) and a discriminator that share one ``Embeddings`` module,
+    initialised by the discriminator's ``init_scheme``."""
     discriminator = Discriminator(disc_cfg)
-    generator = Generator(disc_cfg.scaled(generator_fraction), embeddings=discriminator.electra.embeddings)
+    generator = Generator(disc_cfg.scaled(generator_fraction, generator_layers),
+                          embeddings=discriminator.electra.embeddings)
+    apply_init_scheme(disc_cfg, [discriminator.electra, generator.electra])
     return generator, discriminator
+
+
+def build_mlm(cfg: ModelConfig) -> Generator:
+    """The MLM baseline's network (a generator at full size), initialised by ``cfg.init_scheme``."""
+    model = Generator(cfg)
+    apply_init_scheme(cfg, [model.electra])
+    return model
+
+
+def apply_init_scheme(cfg: ModelConfig, encoders: list[ElectraModel]) -> None:
+    """Re-initialise freshly built ``encoders`` (sharing the first one's embeddings) by ``cfg.init_scheme``."""
+    if cfg.init_scheme == "local":
+        local_init(encoders[0].embeddings, encoders, cfg.initializer_range)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -71,6 +71,17 @@ def any_true(flag: bool, procs: Processes, device: torch.device) -> bool:
     return bool(value)
 
 
+def gather_values(values: list[float], procs: Processes, device: torch.device) -> list[list[float]]:
+    """Every process's ``values``, in rank order (on every process): one small collective and one
+    host sync, for the few numbers all processes must agree on."""
+    if not procs.enabled:
+        return [list(values)]
+    local = torch.tensor(values, dtype=torch.float64, device=device)
+    out = [torch.empty_like(local) for _ in range(procs.world_size)]
+    dist.all_gather(out, local)
+    return torch.stack(out).tolist()
+
+
 def gather_objects(obj: object, procs: Processes) -> list:
     """Every process's ``obj``, in rank order (on every process)."""
     if not procs.enabled:

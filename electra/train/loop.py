@@ -5,6 +5,12 @@ gets a loss and summed statistics back. Randomness is explicit and saved: ``self
 masking and sampling, the global torch RNG drives dropout, the batch stream's (seed, epoch,
 position) drives data order; all three go into every checkpoint, so a resumed run continues
 exactly where the interrupted one was.
+
+The learning rate follows the run's budget (``electra.train.optim.lr_factor``): steps, training
+time or model FLOPs, whichever is spent first. The time and FLOPs spent are in every checkpoint,
+so a resumed run continues the same schedule. With several processes these values drive the
+schedule and the stop, so every process must see the same ones: they are agreed at sync points
+(``_account``), not measured per process.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -28,14 +35,15 @@ from electra.config import TrainConfig
 from electra.data.loader import BatchStream
 from electra.data.prefetch import Prefetcher
 from electra.masking import RowRng
-from electra.train.distributed import Processes, all_sum, any_true, gather_objects
+from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
 from electra.train.sharding import Replicated, Sharded
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
 from electra.model.io import save_network
 from electra.objectives import summarize
 from electra.train import checkpoint
-from electra.train.optim import build_optimizer, build_scheduler
+from electra.train.optim import (build_optimizer, describe_schedule, lr_factor, mean_step_flops, progress,
+                                 schedule_summary, set_lr)
 
 COUNTERS = frozenset({"steps", "finite_steps", "skipped_steps"})
 """Window entries that count steps (the same on every process), not data (summed over processes)."""
@@ -93,6 +101,40 @@ def compile_networks(objective: nn.Module) -> None:
         network.compile()
 
 
+@contextmanager
+def preserved_torch_state():
+    """Restore on exit what training changes process-wide: the deterministic-algorithms switch,
+    the CPU and CUDA RNG states (seeds) and the intra-op thread count. Usable as a decorator
+    (``@preserved_torch_state()``) on an entry point, and by the test suite between tests."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+@dataclass
+class Agreed:
+    """With several processes: the time and FLOPs spent as all processes agreed at the last sync
+    point (after ``step``), and the per-step rates every process extrapolates with until the next
+    one. Saved in checkpoints, so that a resumed run extrapolates as the uninterrupted one did."""
+
+    step: int = 0
+    elapsed: float = 0.0
+    flops: float = 0.0
+    seconds_per_step: float = 0.0
+    flops_per_step: float = 0.0
+
+
 def _row_step(line: str) -> int | None:
     try:
         return int(json.loads(line)["step"])
@@ -127,11 +169,11 @@ class Trainer:
         self.run_dir = run_dir
         self.device = device
         self.tokenizer_dir = tokenizer_dir
+        self.data_fingerprint: dict | None = None  # set by the caller; kept in every checkpoint's manifest
         self.progress = progress and procs.is_main
         if cfg.compile:
             compile_networks(objective)
         self.optimizer = build_optimizer(objective, cfg, device)
-        self.scheduler = build_scheduler(self.optimizer, cfg)
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(cfg.seed + 1)
         local_rows = cfg.batch_size // cfg.grad_accum // procs.world_size
@@ -143,6 +185,12 @@ class Trainer:
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.flops_of = flops_of
         self.flops = 0.0  # model FLOPs spent so far (all processes)
+        self.unshared_flops = 0.0  # several processes: this one's FLOPs since the last sync point
+        self.agreed = Agreed()
+        self.stop_agreed = False  # several processes: a signal reached one of them (as of the last sync)
+        self.session_start: float | None = None  # clock() at which this session's elapsed time was 0
+        self.session_first_step = 0
+        self.source = stream
         self.snapshots = dict(snapshots or {})
         self.snapshots_written: set[str] | None = None
         self.window: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros((), device=device))
@@ -157,8 +205,10 @@ class Trainer:
         self.stop_others = False  # another process was signalled
         # fused AdamW skips a bad step on the device; sharded parameters take the host check
         self.device_skip = bool(self.optimizer.defaults.get("fused")) and not self.placement.sharded
-        if cfg.deterministic:
-            torch.use_deterministic_algorithms(True)
+
+    def clock(self) -> float:
+        """Seconds on a monotonic clock (a method, so that tests can make time deterministic)."""
+        return time.perf_counter()
 
     # ----------------------------------------------------------------- state
 
@@ -169,7 +219,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "optimizer": self.placement.optimizer_state(self.optimizer),
-            "scheduler": self.scheduler.state_dict(),
+            "agreed": asdict(self.agreed),
             "masking_rng": self.rng.get_state(),
             "torch_rng": gather_objects(torch.get_rng_state(), self.procs),
             "data": self.stream.state_dict(),
@@ -186,7 +236,8 @@ class Trainer:
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         self.placement.load_optimizer_state(self.optimizer, state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        # the learning rate is a function of (step, elapsed, flops): an older checkpoint's "scheduler" is not needed
+        self.agreed = Agreed(**state["agreed"]) if "agreed" in state else Agreed(self.step, self.elapsed)
         self.rng.set_state(state["masking_rng"])
         self._restore_dropout_rng(state)
         self.stream.load_state_dict(state["data"])
@@ -197,6 +248,8 @@ class Trainer:
         self.plateau_warned = "plateau" if warned is True else (warned or None)
         self.bad_run = state.get("bad_run", torch.zeros(())).to(self.device)
         self.flops = float(state.get("flops", 0.0))
+        if "agreed" not in state:
+            self.agreed.flops = self.flops
 
     def _restore_dropout_rng(self, state: dict) -> None:
         """Each process's own dropout RNG when the process count is unchanged, else fresh seeds."""
@@ -237,21 +290,24 @@ class Trainer:
     # ----------------------------------------------------------------- loop
 
     def fit(self) -> str:
-        """Train until ``max_steps`` or the ``max_minutes`` budget, then write the final models.
+        """Train until ``max_steps``, the ``max_minutes`` or the ``max_flops`` budget, whichever is
+        spent first (the learning rate decays to 0 at that point), then write the final models.
 
         SIGTERM or SIGINT ends the current step, writes a checkpoint and returns without the final
         models. Returns 'done' or the signal's name.
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.objective.train()
+        self._announce_schedule()
         bar = self._progress_bar()
         window_start, window_tokens = time.perf_counter(), 0
-        session_start = time.perf_counter() - self.elapsed
-        with self._stop_on_signals():
-            while self.step < self.cfg.max_steps and not self._should_stop(session_start):
+        self.session_start = self.clock() - self.elapsed
+        self.session_first_step = self.step
+        with self._stop_on_signals(), self._deterministic():
+            while self.step < self.cfg.max_steps and not self._should_stop():
                 window_tokens += self.train_step()
                 self.step += 1
-                self.elapsed = time.perf_counter() - session_start
+                self._account()
                 bar.update(round(self.elapsed) - bar.n if self.cfg.max_minutes is not None else 1)
                 if self.step % self.cfg.log_every == 0:
                     now = time.perf_counter()
@@ -291,16 +347,75 @@ class Trainer:
                     write_json(folder / "snapshot.json", {"step": self.step, "flops": self.flops,
                                                           "elapsed_s": self.elapsed})
 
-    def _should_stop(self, session_start: float) -> bool:
-        """A signal, the time or the FLOPs budget; with several processes, all stop at the same step."""
-        budget_spent = self._out_of_time(session_start) or (
-            self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops)
-        local = self.stop_signal is not None or budget_spent
+    def _should_stop(self) -> bool:
+        """A signal, or the time or FLOPs budget spent. One process: checked before every step on
+        the clock. Several: on the values every process agrees on (``_account``), a signal as of
+        the last sync point, so that all stop at the same step without a host sync per step."""
         if not self.procs.enabled:
-            return local
-        stop = any_true(local, self.procs, self.device)
-        self.stop_others = stop and not local  # another process was signalled
-        return stop
+            self.elapsed = self.clock() - self.session_start
+            if self.stop_signal is not None:
+                return True
+        elif self.stop_agreed:
+            return True
+        return ((self.cfg.max_minutes is not None and self.elapsed >= self.cfg.max_minutes * 60)
+                or (self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops))
+
+    def _account(self) -> None:
+        """Bring ``elapsed`` and ``flops`` up to date after a step.
+
+        One process: measured. Several: the schedule and the stop follow these values, so every
+        process must hold the same ones. At sync points (every ``log_every`` and ``save_every``
+        steps) one small collective agrees on them (the slowest clock, the FLOPs summed over
+        processes, whether any process was signalled): one host sync per window. In between every
+        process extrapolates from the last agreement at the last window's rates. The seconds per
+        step of a session's first window (start-up, compilation) are not used for that: until a
+        later window, the time is only updated at sync points.
+        """
+        if not self.procs.enabled:
+            self.elapsed = self.clock() - self.session_start
+            return
+        last = self.agreed
+        steps = self.step - last.step
+        if self.step % self.cfg.log_every and self.step % self.cfg.save_every:
+            self.elapsed = last.elapsed + steps * last.seconds_per_step
+            self.flops = last.flops + steps * last.flops_per_step
+            return
+        now = self.clock()
+        rows = gather_values([now - self.session_start, self.unshared_flops, float(self.stop_signal is not None)],
+                             self.procs, self.device)
+        self.unshared_flops = 0.0
+        elapsed = max(row[0] for row in rows)
+        flops = last.flops + sum(row[1] for row in rows)
+        self.stop_agreed = any(row[2] for row in rows)
+        self.stop_others = self.stop_agreed and self.stop_signal is None  # another process was signalled
+        seconds_per_step = ((elapsed - last.elapsed) / steps if last.step > self.session_first_step
+                            else last.seconds_per_step)
+        self.agreed = Agreed(self.step, elapsed, flops, seconds_per_step, (flops - last.flops) / steps)
+        self.elapsed, self.flops = elapsed, flops
+        self.session_start = now - elapsed  # this process's clock continues from the agreed time
+
+    def _announce_schedule(self) -> None:
+        """Print (and write to ``schedule.json``) what the learning rate follows, once per session."""
+        if not self.procs.is_main:
+            return
+        step_flops = None
+        if self.cfg.max_flops is not None and self.flops_of is not None and isinstance(self.source, BatchStream):
+            step_flops = self.cfg.grad_accum * mean_step_flops(self.source.data, self.source.batch_size,
+                                                               self.cfg.seed, self.flops_of)
+        summary = schedule_summary(self.cfg, step_flops)
+        write_json(self.run_dir / "schedule.json", summary)
+        print(describe_schedule(summary), file=sys.stderr)
+
+    @contextmanager
+    def _deterministic(self):
+        """``train.deterministic``: deterministic kernels while training, the previous setting after."""
+        before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+        if self.cfg.deterministic:
+            torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
     @contextmanager
     def _stop_on_signals(self):
@@ -324,26 +439,28 @@ class Trainer:
             return tqdm(total=round(self.cfg.max_minutes * 60), initial=round(self.elapsed), unit="s", **common)
         return tqdm(total=self.cfg.max_steps, initial=self.step, unit="step", **common)
 
-    def _out_of_time(self, session_start: float) -> bool:
-        if self.cfg.max_minutes is None:
-            return False
-        return time.perf_counter() - session_start >= self.cfg.max_minutes * 60
-
     def train_step(self) -> int:
         """One optimizer step over ``grad_accum`` micro-batches; returns the real tokens seen."""
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
                     if self.cfg.dtype == "bf16" else nullcontext())
+        lr = self.cfg.lr * lr_factor(self.cfg, self.step, self.elapsed, self.flops)  # what was spent before the step
         tokens, losses, stats = 0, None, []
-        for _ in range(self.cfg.grad_accum):
+        for micro in range(self.cfg.grad_accum):
             batch = next(self.stream)
             tokens += batch.num_tokens  # counted on the host copy: no device sync
             if self.flops_of is not None:
-                self.flops += self.flops_of(*batch.input_ids.shape) * self.procs.world_size
+                spent = self.flops_of(*batch.input_ids.shape)
+                if self.procs.enabled:
+                    self.unshared_flops += spent  # summed over processes at the next sync point
+                else:
+                    self.flops += spent
             batch = batch.to(self.device, non_blocking=True)
-            with autocast:
-                out = self.model(batch, self.masking_rng)
-            loss = self._global_loss(out)
-            (loss / self.cfg.grad_accum).backward()
+            last = micro == self.cfg.grad_accum - 1
+            with nullcontext() if last else self.placement.no_sync():  # gradients are reduced once per step
+                with autocast:
+                    out = self.model(batch, self.masking_rng)
+                loss = self._global_loss(out)
+                (loss / self.cfg.grad_accum).backward()
             losses = loss.detach() if losses is None else losses + loss.detach()
             stats.append(out.stats)
         finite = torch.isfinite(losses)
@@ -353,7 +470,7 @@ class Trainer:
         self.window["loss_sum"] += torch.where(finite, losses / self.cfg.grad_accum / self.procs.world_size, 0.0)
         self.window["finite_steps"] += finite.float()
         self.window["steps"] += 1
-        self._step_unless_non_finite(losses)
+        self._step_unless_non_finite(losses, lr)
         return tokens
 
     def _global_loss(self, out) -> torch.Tensor:
@@ -367,8 +484,8 @@ class Trainer:
         world = self.procs.world_size
         return sum(t.weight * t.mean * t.count * world / counts[i].clamp(min=1.0) for i, t in enumerate(out.terms))
 
-    def _step_unless_non_finite(self, loss: torch.Tensor) -> None:
-        """Clip and update, unless the loss or the gradient is not finite: then skip and count.
+    def _step_unless_non_finite(self, loss: torch.Tensor, lr: float) -> None:
+        """Clip and update at rate ``lr``, unless the loss or the gradient is not finite: then skip and count.
 
         The check stays on the device (fused AdamW reads ``found_inf`` and leaves parameters and
         moments untouched); other optimizers need one host check. The schedule advances either way.
@@ -383,13 +500,13 @@ class Trainer:
         bad = ~(torch.isfinite(norm) & torch.isfinite(loss))
         self.window["skipped_steps"] += bad.float()
         self.bad_run = (self.bad_run + 1) * bad.float()
-        self.last_lr = self.scheduler.get_last_lr()[0]  # the rate this step used
+        self.last_lr = lr  # the rate this step used
+        set_lr(self.optimizer, lr)
         if self.device_skip:
             self.optimizer.found_inf = bad.float()
             self.optimizer.step()
         elif not bool(bad):
             self.optimizer.step()
-        self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
 
     def _raise_if_stuck(self) -> None:
@@ -413,7 +530,8 @@ class Trainer:
             return {}
         finite = stats.get("finite_steps", 0.0)
         row = {"step": self.step, "loss": stats["loss_sum"] / finite if finite else math.nan, **summarize(stats),
-               "lr": self.last_lr, "skipped_steps": int(stats.get("skipped_steps", 0)), "flops": self.flops}
+               "lr": self.last_lr, "progress": progress(self.cfg, self.step, self.elapsed, self.flops),
+               "skipped_steps": int(stats.get("skipped_steps", 0)), "flops": self.flops}
         timing = {"tokens_per_s": tokens_per_s, "elapsed_s": self.elapsed}
         if self.cfg.deterministic:  # timings differ run to run: keep them out of the metrics file
             with open(self.run_dir / "timings.jsonl", "a", encoding="utf-8") as handle:
@@ -461,7 +579,8 @@ class Trainer:
         weights = self.placement.network_weights()
         if self.procs.is_main:
             checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), state,
-                                       self.cfg.keep_checkpoints, self.tokenizer_dir, weights)
+                                       self.cfg.keep_checkpoints, self.tokenizer_dir, weights,
+                                       data=self.data_fingerprint)
 
     def write_models(self, folder: Path) -> None:
         """Each network as a standalone folder (config, model.safetensors, tokenizer files), by

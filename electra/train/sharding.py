@@ -3,13 +3,14 @@
 ``Replicated`` wraps the objective in ``DistributedDataParallel`` (or leaves it alone in one
 process); ``Sharded`` applies ``fully_shard`` to every transformer layer of every network and
 then to the whole objective (embeddings, shared between the networks, and heads go in that root
-unit). Both answer the questions the trainer asks: the module to call, each network's full
-weights for writing, the optimizer state in a form any process count can load, and loading
-both back.
+unit). Both answer the questions the trainer asks: the module to call, how to skip the
+gradient reduction of a micro-batch, each network's full weights for writing, the optimizer
+state in a form any process count can load, and loading both back.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -32,6 +33,12 @@ class Replicated:
 
             self.module = DistributedDataParallel(objective,
                                                   device_ids=[device.index] if device.type == "cuda" else None)
+
+    def no_sync(self):
+        """Context for a micro-batch that is not the last of its optimizer step: its gradients are
+        accumulated locally and reduced with the last one's (one all-reduce per step, not per
+        micro-batch). Forward and backward both run inside it."""
+        return self.module.no_sync() if self.module is not self.objective else nullcontext()
 
     def network_weights(self) -> dict[str, dict] | None:
         return None  # the modules hold their full weights
@@ -66,6 +73,16 @@ class Sharded(Replicated):
         fully_shard(objective)
         self.objective = objective
         self.module = objective
+
+    @contextmanager
+    def no_sync(self):
+        """FSDP2's form of ``no_sync``: unsharded gradients accumulate until the last micro-batch,
+        which reduce-scatters them once."""
+        self.module.set_requires_gradient_sync(False)
+        try:
+            yield
+        finally:
+            self.module.set_requires_gradient_sync(True)
 
     @staticmethod
     def _options():

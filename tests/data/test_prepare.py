@@ -103,7 +103,7 @@ def test_rerun_replaces_old_shards(tmp_path):
     out = tmp_path / "out"
     prepare(inputs, out, PrepareConfig(**{**CFG, "examples_per_shard": 16}), progress=False)
     assert len(list(out.glob("part-*.npy"))) > 2
-    meta = prepare(inputs, out, PrepareConfig(**CFG, tokenizer=str(out)), progress=False)
+    meta = prepare(inputs, out, PrepareConfig(**CFG, tokenizer=str(out)), progress=False, overwrite=True)
     assert sorted(p.name for p in out.glob("part-*.npy")) == sorted(s["file"] for s in meta["shards"])
     assert not list(out.glob("*.tmp"))
 

@@ -103,7 +103,9 @@ def test_an_interrupted_part_is_rebuilt_and_a_changed_file_too(tmp_path):
     np.testing.assert_array_equal(rows(out, first), rows(out, second))
     with gzip.open(corpus / "mobydick_sample.txt.gz", "at", encoding="utf-8") as handle:
         handle.write("\nA new closing paragraph about the sea and the whale.\n")
-    third = prepare([corpus], out, PrepareConfig(**CFG), progress=False)
+    with pytest.raises(ElectraError, match="mobydick_sample.txt.gz changed"):
+        prepare([corpus], out, PrepareConfig(**CFG), progress=False)  # other inputs: refused
+    third = prepare([corpus], out, PrepareConfig(**CFG), progress=False, overwrite=True)
     assert third["counts"]["lines"] == first["counts"]["lines"] + 1
 
 

@@ -1,4 +1,8 @@
-"""torchrun on CPU (gloo): two processes with half batches train like one process with the whole."""
+"""torchrun on CPU (gloo): two processes with half batches train like one process with the whole;
+gradient accumulation reduces once per step; a time budget stops every process at the same step.
+
+Run as a script under torchrun, this file is the worker of the gradient-accumulation test.
+"""
 
 from __future__ import annotations
 
@@ -79,3 +83,97 @@ def test_fully_sharded_matches_one_process_and_resumes_in_one(prepared, tmp_path
     for a, b in zip(one, rows(run)):
         for key in KEYS:
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
+
+
+def test_a_time_budget_stops_every_process_at_the_same_step_annealed(prepared, tmp_path):
+    run = tmp_path / "run"
+    err = pretrain(prepared, run, 100_000, 2, "--max-minutes", "0.1", "--train.grad_accum", "2")
+    assert "linear decay to 0 at whichever is spent first of 0.1 minutes" in err
+    last = rows(run)[-1]  # a process that stopped alone would have hung the others (and this test)
+    assert 0 < last["step"] < 100_000 and last["progress"] == pytest.approx(1.0)
+    assert last["lr"] < 0.5 * 2e-3  # the decay followed the time, not the 100,000 steps
+    assert (run / "discriminator" / "model.safetensors").is_file()
+
+
+def test_gradient_accumulation_reduces_once_per_step_with_the_same_gradients(prepared, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
+           str(prepared), str(tmp_path)]
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in (0, 1):
+        result = json.loads((tmp_path / f"result-{rank}.json").read_text())
+        for placement in ("ddp", "fsdp"):
+            same = result[placement]
+            assert same["parameters"] > 0 and same["largest_difference"] <= 1e-6 * same["largest_gradient"], same
+        reductions = result["ddp"]["reductions"]
+        assert reductions["skipped"] > 0 and reductions["every"] == 2 * reductions["skipped"], reductions
+
+
+def _grad_accum_worker(prepared: Path, out: Path) -> None:
+    """Under torchrun: one optimizer step of two micro-batches, once as the trainer takes it (the
+    first micro-batch's reduction skipped) and once reducing both; writes, per placement, the
+    largest difference between the two gradients and (DDP) how many bucket reductions ran."""
+    from contextlib import nullcontext
+
+    import torch
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+    from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
+    from electra.data.loader import BatchStream, PretrainData
+    from electra.pretrain import PretrainJob, build, data_job
+    from electra.tokenizer import SpecialIds
+    from electra.train import distributed
+    from electra.train.loop import Trainer
+
+    torch.set_num_threads(1)
+    procs = distributed.from_environment()
+    device = distributed.setup(procs, torch.device("cpu"))
+    data = PretrainData(prepared)
+    model = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                        max_position_embeddings=64)
+    result = {}
+    for placement in ("ddp", "fsdp"):
+        grads, reductions = {}, {}
+        for mode in ("skipped", "every"):
+            train = TrainConfig(batch_size=16, grad_accum=2, warmup_steps=0, max_steps=10, device="cpu", seed=3,
+                                fsdp=placement == "fsdp")
+            job = data_job(PretrainJob("electra", model, ObjectiveConfig(generator_fraction=0.5), train), data.meta)
+            objective = build(job, SpecialIds(**data.meta["special_ids"]), int(data.meta["max_seq_len"]))
+            stream = BatchStream(data, 8, seed=1, rank=procs.rank, world_size=procs.world_size)
+            trainer = Trainer(objective, stream, job.train, out, device, progress=False, procs=procs,
+                              full_width=data.max_seq_len)
+            if mode == "every":
+                trainer.placement.no_sync = nullcontext
+            count = [0]
+            if placement == "ddp":
+                def counting(state, bucket, count=count):
+                    count[0] += 1
+                    return allreduce_hook(None, bucket)
+
+                trainer.model.register_comm_hook(None, counting)
+            step = trainer._step_unless_non_finite
+
+            def capture(loss, lr, step=step, trainer=trainer, mode=mode):
+                local = {n: p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
+                         for n, p in trainer.objective.named_parameters() if p.grad is not None}
+                grads[mode] = {n: g.detach().clone() for n, g in local.items() if g.numel()}  # a shard may be empty
+                step(loss, lr)
+
+            trainer._step_unless_non_finite = capture
+            trainer.train_step()
+            trainer.stream.close()
+            reductions[mode] = count[0]
+        a, b = grads["skipped"], grads["every"]
+        assert a.keys() == b.keys()
+        result[placement] = {"parameters": len(a),
+                             "largest_difference": max(float((a[n] - b[n]).abs().max()) for n in a),
+                             "largest_gradient": max(float(a[n].abs().max()) for n in a),
+                             "reductions": reductions}
+    (out / f"result-{procs.rank}.json").write_text(json.dumps(result))
+    distributed.shutdown(procs)
+
+
+if __name__ == "__main__":
+    _grad_accum_worker(Path(sys.argv[1]), Path(sys.argv[2]))

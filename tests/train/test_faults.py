@@ -60,7 +60,10 @@ def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path
     killed.wait(timeout=60)
     assert newest_step(tmp_path / "killed") < steps, "the run finished before it could be killed"
 
-    resumed = pretrain_process(prepared, tmp_path / "killed", steps, "--save-every", "10", "--resume")
+    # no option retyped: --resume takes the run's configuration (and data) from its run.json
+    resumed = subprocess.Popen([sys.executable, "-m", "electra", "pretrain", "--out", str(tmp_path / "killed"),
+                                "--resume", "--no-progress"], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert resumed.wait(timeout=300) == 0, resumed.communicate()[1]
     a = (tmp_path / "full" / "metrics.jsonl").read_text()
     b = (tmp_path / "killed" / "metrics.jsonl").read_text()

@@ -130,5 +130,26 @@ def test_resume_with_another_model_config_names_the_mismatch(prepared, tmp_path)
     run = run_pretraining(job("electra", 5, save_every=5), prepared, tmp_path / "run", progress=False)
     other = job("electra", 10)
     other = dataclasses.replace(other, model=dataclasses.replace(other.model, num_hidden_layers=3))
-    with pytest.raises(ElectraError, match="does not fit this model"):
+    with pytest.raises(ElectraError, match="num_hidden_layers|does not fit this model"):
         run_pretraining(other, prepared, run, resume=True, progress=False)
+
+
+def test_training_leaves_seeds_deterministic_kernels_and_threads_as_they_were(prepared, tmp_path):
+    from electra.data.loader import BatchStream, PretrainData
+    from electra.pretrain import build, data_job
+    from electra.tokenizer import SpecialIds
+
+    torch.set_num_threads(1)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    run_pretraining(job("electra", 5, deterministic=True), prepared, tmp_path / "run", progress=False)
+    assert torch.equal(torch.get_rng_state(), before)  # the entry point restores what it seeded
+    assert not torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
+
+    data = PretrainData(prepared)  # the trainer alone restores the deterministic switch it sets
+    the_job = data_job(job("electra", 3, deterministic=True), data.meta)
+    objective = build(the_job, SpecialIds(**data.meta["special_ids"]), int(data.meta["max_seq_len"]))
+    trainer = Trainer(objective, BatchStream(data, 16, seed=1), the_job.train, tmp_path / "alone",
+                      torch.device("cpu"), progress=False)
+    assert trainer.fit() == "done" and trainer.step == 3
+    assert not torch.are_deterministic_algorithms_enabled()

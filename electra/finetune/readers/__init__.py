@@ -30,7 +30,10 @@ Choices common to all:
 - A file without labels is read as unlabelled; whether a labelled file was needed is the
   caller's check (``Split.labelled``).
 - A label set (:func:`label_set`) is ``spec.labels``, else the labels a split holds, sorted;
-  :func:`check_known_labels` refuses a split holding labels outside it.
+  :func:`check_known_labels` refuses a split holding labels outside it, :func:`unseen_labels`
+  counts them.
+- Inputs to predict (:func:`read_inputs`) may also be plain text: a ``.txt`` file of a text kind
+  whose first line does not name text columns holds one example a line.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ from electra.finetune.readers.common import FileReader, at, family, read_text
 from electra.finetune.readers.hub import load_hub_dataset
 from electra.finetune.tasks import TaskSpec
 
-__all__ = ["check_known_labels", "label_set", "load_hub_dataset", "read_split", "split_files"]
+__all__ = ["check_known_labels", "label_set", "load_hub_dataset", "read_inputs", "read_split", "split_files",
+           "unseen_labels"]
 
 SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".conll", ".txt")
 """Extensions :func:`split_files` considers."""
@@ -130,6 +134,21 @@ def read_split(path: Path, spec: TaskSpec) -> Split:
     return Split(path, examples)
 
 
+def read_inputs(path: Path, spec: TaskSpec) -> Split:
+    """What ``predict`` reads: :func:`read_split`'s files, and plain text (one example a line) in a
+    ``.txt`` file of a text kind whose first line does not name the text columns."""
+    path = Path(path)
+    if family(spec) != "text" or path.suffix.lower() != ".txt" or not path.is_file():
+        return read_split(path, spec)
+    text = read_text(path)
+    if tables.has_header(text, spec):
+        return read_split(path, spec)
+    examples = tables.read_plain(path, text, spec)
+    if not examples:
+        raise ElectraError(f"{path}: no examples")
+    return Split(path, examples)
+
+
 # ---------------------------------------------------------------------------------------------
 # Labels
 # ---------------------------------------------------------------------------------------------
@@ -161,6 +180,21 @@ def check_known_labels(split: Split, labels: Sequence[str]) -> None:
                 shown = ", ".join(labels[:30]) + (", ..." if len(labels) > 30 else "")
                 raise ElectraError(f"{at(split.path, example.line)}: label '{label}' does not occur "
                                    f"in the training data (known: {shown})")
+
+
+def unseen_labels(split: Split, labels: Sequence[str]) -> tuple[dict[str, list[int]], int]:
+    """Each class name or tag of ``split`` outside ``labels`` with the line of every occurrence
+    (an example's first line), most frequent first; and how many labels (classes, or tags: one a
+    word) the split holds in all."""
+    known, total = set(labels), 0
+    unseen: dict[str, list[int]] = {}
+    for example in split.examples:
+        found = _example_labels(example)
+        total += len(found)
+        for label in found:
+            if label not in known:
+                unseen.setdefault(label, []).append(example.line)
+    return dict(sorted(unseen.items(), key=lambda item: -len(item[1]))), total
 
 
 def _labels_of(split: Split) -> Iterator[str]:

@@ -11,6 +11,8 @@ Choices:
 - A headerless file (CoLA) is read with ``spec.headerless_columns`` when its first line does not
   name the text columns.
 - JSON labels agree with their text form: ``1``, ``1.0``, ``true`` and ``"1"`` all become ``"1"``.
+- Plain text (what ``predict`` also reads, :func:`read_plain`): one example a non-blank line, a
+  tab between a pair's two texts; no header, no labels.
 """
 
 from __future__ import annotations
@@ -183,6 +185,28 @@ def _class_name(path: Path, line: int, column: str, value: object) -> str:
         return str(value)
     raise ElectraError(f"{path}:{line}: label column '{column}' should be a string or a number, "
                        f"found {value!r:.60}")
+
+
+def has_header(text: str, spec: TaskSpec) -> bool:
+    """Whether the first non-blank line of a ``.txt`` file names text columns (a TSV table)."""
+    first = next((line for _, line in numbered_lines(text) if line.strip()), "")
+    return _looks_like_header([name.strip() for name in first.split("\t")], spec)
+
+
+def read_plain(path: Path, text: str, spec: TaskSpec) -> list[TextExample]:
+    """Unlabelled examples, one a non-blank line (a tab separates a pair's texts); when the
+    spec names its text columns, every line must hold that many texts."""
+    examples = []
+    for number, line in numbered_lines(text):
+        if not line.strip():
+            continue
+        texts = tuple(line.split("\t"))
+        if spec.text_columns and len(texts) != len(spec.text_columns):
+            raise ElectraError(f"{path}:{number}: {len(texts)} tab-separated text(s), but the model reads "
+                               f"{len(spec.text_columns)} ({', '.join(spec.text_columns)}); plain text holds "
+                               "one example a line, a tab between a pair's texts")
+        examples.append(TextExample(str(len(examples)), texts, None, number))
+    return examples
 
 
 READERS: dict[str, FileReader] = {".tsv": _read_tsv, ".txt": _read_tsv, ".csv": _read_csv, ".jsonl": _read_jsonl}
