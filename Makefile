@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup test test-slow
+.PHONY: setup test test-slow test-wheel
 
 # CPU build of torch pinned; GPU users: install the CUDA build of torch into .venv first
 # (see README), then run `$(PIP) install -e '.[dev]'`.
@@ -17,3 +17,7 @@ test:
 
 test-slow:
 	$(VENV)/bin/python -m pytest -q -m slow
+
+# build the wheel, pip install it into a fresh venv, run `electra` from it (a few minutes)
+test-wheel:
+	$(VENV)/bin/python -m pytest -q -m slow tests/test_wheel.py

@@ -15,10 +15,12 @@ import typing
 from pathlib import Path
 from typing import Callable, Optional
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_parsing_settings
 
 from electra.config import DTYPES, PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
 from electra.errors import ElectraError, Preempted
+
+set_parsing_settings(docstring_parse_attribute_docstrings=True)  # field docstrings become --help text
 
 COMMANDS_HELP = """usage: electra <command> [options]
 
@@ -36,6 +38,7 @@ commands:
   corrupt    the generator replaces tokens of a text; see which the discriminator catches
   plot       PNG training curves of a pretraining run
   compare    ELECTRA vs MLM at equal compute: pretrain both, fine-tune, report
+  glue       fine-tune on every GLUE task of a download; the paper's table
 
 Run 'electra <command> --help' for the options of a command."""
 
@@ -134,7 +137,7 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its newest good checkpoint, with its own "
                              "configuration and data; only the budget, save/log cadence, keep_checkpoints, "
-                             "device, fsdp and compile may change")
+                             "device, fsdp, compile and loggers may change")
     parser.add_argument("--save-every", type=Optional[int], default=None, help="alias of --train.save_every")
     parser.add_argument("--deterministic", action="store_true", help="alias of --train.deterministic true")
     parser.add_argument("--init", type=Optional[Path], default=None,
@@ -493,6 +496,37 @@ def run_compare(ns: Namespace) -> None:
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)
 
 
+# ---------------------------------------------------------------- glue
+
+def glue_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="electra glue",
+                            description="Fine-tune on every GLUE task of a download; report the paper's dev table.")
+    parser.add_argument("--model", type=Path, required=True, help="the model to fine-tune (as for electra finetune)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="the GLUE folder: CoLA/, SST-2/, MRPC/, QQP/, STS-B/, MNLI/, QNLI/, RTE/ as the official "
+                             "download names them (missing ones are skipped; WNLI is never run)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (results.json, report.md, one fine-tuning run per task); a rerun "
+                             "skips finished tasks")
+    parser.add_argument("--tasks", type=Optional[str], default=None,
+                        help="comma-separated tasks (cola,sst2,mrpc,qqp,stsb,mnli,qnli,rte; default: all found)")
+    parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds per task (the paper: 10)")
+    parser.add_argument("--init", choices=["pretrained", "random"], default="pretrained",
+                        help="'random': the same architecture from fresh weights (the no-pretraining baseline)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_dataclass_flags(parser, FinetuneConfig)
+    return parser
+
+
+def run_glue(ns: Namespace) -> None:
+    from electra.glue import GlueJob, run_glue as glue
+
+    job = GlueJob(model=ns.model, data=ns.data, out=ns.out, tasks=_name_list(ns.tasks),
+                  seeds=_int_list(ns.seeds, "seeds"), init=ns.init, settings=dataclass_from_flags(FinetuneConfig, ns))
+    glue(job, progress=not ns.no_progress)
+    print((ns.out / "report.md").read_text(encoding="utf-8"))
+
+
 # ---------------------------------------------------------------- dispatch
 
 def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
@@ -547,6 +581,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
                 run_corrupt),
     "plot": (lambda argv: plot_parser(), run_plot),
     "compare": (lambda argv: compare_parser(), run_compare),
+    "glue": (lambda argv: glue_parser(), run_glue),
 }
 
 

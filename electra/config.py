@@ -24,10 +24,21 @@ INIT_SCHEMES = ("bert", "local")
 DTYPES = ("fp32", "bf16")
 """Autocast dtypes a training step can run under (the values of ``TrainConfig.dtype``)."""
 
+LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
+"""Metric sinks a run can write to (``electra.train.sinks``; the values of ``TrainConfig.loggers``)."""
+
 
 def _require(ok: bool, name: str, message: str) -> None:
     if not ok:
         raise ElectraError(f"invalid config value for '{name}': {message}")
+
+
+def _check_loggers(value: str) -> None:
+    """``loggers``: a comma-separated list of distinct names from :data:`LOGGERS`."""
+    chosen = [name.strip() for name in str(value).split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in LOGGERS]
+    _require(not unknown, "loggers", f"unknown logger(s) {', '.join(unknown)}; choose from {', '.join(LOGGERS)}")
+    _require(len(set(chosen)) == len(chosen), "loggers", f"a logger is named twice in {value!r}")
 
 
 def _is_device(name: str) -> bool:
@@ -208,8 +219,11 @@ class TrainConfig:
     weight_decay: float = 0.01
     """AdamW weight decay (not applied to biases and LayerNorm)."""
     adam_beta1: float = 0.9
+    """AdamW's first-moment decay."""
     adam_beta2: float = 0.999
+    """AdamW's second-moment decay."""
     adam_eps: float = 1e-6
+    """AdamW's epsilon (the reference's 1e-6)."""
     clip_grad_norm: float = 1.0
     """Global gradient-norm clip; 0 disables."""
     dtype: Literal["fp32", "bf16"] = "fp32"
@@ -236,6 +250,11 @@ class TrainConfig:
     deterministic: bool = False
     """Bit-reproducible CPU runs: deterministic kernels, and timings kept out of metrics.jsonl
     (in timings.jsonl), so that the same seed and data give the same metrics file."""
+    loggers: str = "jsonl"
+    """Where metrics rows go, comma-separated: 'jsonl' (RUN/metrics.jsonl, which plot, compare and
+    demo read), 'tensorboard' (RUN/tb), 'wandb', 'mlflow' (RUN/mlflow.db unless MLFLOW_TRACKING_URI
+    is set). The trackers need their package (pip install tensorboard / wandb / mlflow); a missing
+    one is reported before any work. Written by rank 0 only; may change on --resume."""
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum", "max_steps", "log_every", "save_every", "keep_checkpoints",
@@ -250,6 +269,7 @@ class TrainConfig:
         _require(self.max_flops is None or self.max_flops > 0, "max_flops", "must be > 0")
         _require(0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1, "adam_beta1/adam_beta2", "must be in [0, 1)")
         _require(self.dtype in DTYPES, "dtype", f"must be 'fp32' or 'bf16', got {self.dtype!r}")
+        _check_loggers(self.loggers)
         _check_optimizer_fields(self)
 
 
@@ -292,11 +312,13 @@ class FinetuneConfig:
     epochs: float | None = None
     """Passes over the training set; default 3 (10 for RTE, STS-B, regression and tagging, 2 for QA)."""
     batch_size: int = 32
+    """Examples per optimizer step."""
     warmup_fraction: float = 0.1
     """Share of the steps spent in linear warmup; then linear decay to 0."""
     weight_decay: float = 0.0
     """AdamW weight decay (never on biases and LayerNorm)."""
     adam_eps: float = 1e-6
+    """AdamW's epsilon."""
     clip_grad_norm: float = 1.0
     """Global gradient-norm clip; 0 disables."""
     classifier_dropout: float = 0.1
@@ -315,10 +337,14 @@ class FinetuneConfig:
     n_best: int = 20
     """QA: start and end candidates searched per window."""
     eval_batch_size: int = 128
+    """Examples per forward pass when scoring dev and test."""
     max_train_examples: int | None = None
     """Use only the first N training examples (quick trials)."""
     device: str = "auto"
     """'auto' (CUDA when available), 'cpu', 'cuda', ..."""
+    loggers: str = "jsonl"
+    """Where each seed's per-epoch rows (train loss, dev scores) go, comma-separated, under
+    OUT/seed-N: 'jsonl' (metrics.jsonl), 'tensorboard' (tb/), 'wandb', 'mlflow'."""
 
     def __post_init__(self) -> None:
         _require(self.lr is None or (self.lr > 0 and math.isfinite(self.lr)), "lr", "must be a positive number")
@@ -334,6 +360,7 @@ class FinetuneConfig:
         _require(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
         _require(0 <= self.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
         _require(self.head in ("hf", "reference"), "head", f"must be 'hf' or 'reference', got {self.head!r}")
+        _check_loggers(self.loggers)
         _check_optimizer_fields(self)
 
 

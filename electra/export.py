@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from electra.errors import ElectraError
-from electra.files import write_json
+from electra.files import make_folder, write_json
 from electra.hf import ELECTRA, to_theirs
 from electra.model.io import (ARCHITECTURES, TOKENIZER_FILES, architecture_of, copy_tokenizer, is_pair_generator,
                               network_folder, read_config, read_weights, write_weights)
@@ -99,7 +99,7 @@ def export(src: Path, out: Path, part: str = "discriminator", overwrite: bool = 
         raise ElectraError(f"{out}: the export folder must differ from the model folder")
     earlier = check_out(out, overwrite)
     state = to_theirs(read_weights(folder), ELECTRA)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     # fp32, the dtype our models compute in (the shipped pair is stored in fp16 to save space)
     write_weights(out, {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in state.items()})
     write_json(out / "config.json", {k: v for k, v in config.items() if k not in OWN_KEYS})

@@ -20,13 +20,14 @@ from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainCo
 from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError, Preempted
 from electra.flops import slot_share, step_flops
-from electra.files import write_json
-from electra.model.io import load_encoder, load_weights, network_folder, read_config
+from electra.files import make_folder, write_json
+from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES
 from electra.tokenizer import SpecialIds
-from electra.train import checkpoint, distributed, resume as resume_checks
+from electra.train import checkpoint, distributed, resume as resume_checks, sinks
 from electra.train.loop import Trainer, preserved_torch_state, resolve_device
+from electra.train.optim import warmup_warning
 
 BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
 """bert-base-uncased's special ids, used when no data (and so no tokenizer) is given."""
@@ -123,6 +124,7 @@ def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
     """The job with the shape of the network in ``init`` (the encoder folder itself, or the
     discriminator / MLM model of a run, pair or checkpoint); its vocabulary must be the data's."""
     init = network_folder(init)
+    refuse_generator(init, "start pretraining from")
     model = ModelConfig.from_dict(read_config(init), source=str(init / "config.json"))
     if model.vocab_size != int(meta["vocab_size"]):
         raise ElectraError(f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "
@@ -149,6 +151,7 @@ def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
     Only weights are taken: optimizer and schedule start fresh (continued pretraining).
     """
     if is_network_folder(init):
+        refuse_generator(init, "start pretraining from")
         networks = objective.networks()
         load_encoder(networks.get("discriminator", networks.get("mlm")), init)
         return
@@ -171,6 +174,8 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     weights. SIGTERM during training writes a checkpoint and raises ``Preempted`` (no final
     models); SIGINT does the same, then raises ``KeyboardInterrupt``.
     """
+    sinks.require(job.train.loggers)  # a tracker's missing package is reported before any work
+    resume_checks.check_out(out, resume)
     data = PretrainData(data_dir)  # reads and checks meta.json and the shards once
     meta = data.meta
     fingerprint = resume_checks.data_fingerprint(Path(data_dir), meta)
@@ -181,30 +186,28 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     job = fitted_job(job, meta, init, continuing)
     if resume:
         resume_checks.check_same_configuration(out, {**job.to_dict(), "init": None if init is None else str(init)})
+        resume_checks.check_step_budget(out, job.train.max_steps)
     special = SpecialIds(**meta["special_ids"])
     objective = build(job, special, int(meta["max_seq_len"]))
     if init is not None and not continuing:
         load_initial_weights(objective, Path(init))
     procs = distributed.from_environment()
     device = distributed.setup(procs, resolve_device(job.train.device))
-    if job.train.warmup_steps >= job.train.max_steps and procs.is_main:
-        print(f"warning: train.warmup_steps ({job.train.warmup_steps}) >= train.max_steps ({job.train.max_steps}): "
-              f"the learning rate never reaches its peak {job.train.lr} and never decays", file=sys.stderr)
+    warning = warmup_warning(job.train)
+    if warning is not None and procs.is_main:
+        print(f"warning: {warning}", file=sys.stderr)
     micro_batch = job.train.batch_size // job.train.grad_accum
     stream = BatchStream(data, micro_batch, seed=job.train.seed, rank=procs.rank, world_size=procs.world_size)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress,
                       procs=procs, full_width=data.max_seq_len, flops_of=flops_counter(job), snapshots=snapshots)
     trainer.data_fingerprint = fingerprint
     if resume and not continuing and procs.is_main:
         print(f"note: {out} holds no checkpoint yet; its run starts from step 0", file=sys.stderr)
     if not (continuing and trainer.resume()):
-        if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
-            if resume:
-                raise ElectraError(f"{out}: no checkpoint could be loaded (see the warnings above); "
-                                   f"nothing was overwritten")
-            raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
-                               f"or choose a new --out (nothing was overwritten)")
+        if continuing:  # every checkpoint failed its check or its loading (checked before: none without --resume)
+            raise ElectraError(f"{out}: no checkpoint could be loaded (see the warnings above); "
+                               f"nothing was overwritten")
         if procs.is_main:
             (out / "metrics.jsonl").unlink(missing_ok=True)
     if procs.is_main:

@@ -124,3 +124,18 @@ def test_validate_rejects_nonpositive_sizes(capsys):
 
     assert main(["validate", "--model", str(shipped_pair_path()), "--data", str(CORPUS), "--batch-size", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset_name", ["tiny", "small"])
+def test_pretrain_help_describes_every_field_with_the_presets_values(preset_name):
+    from electra.cli import pretrain_parser
+    from electra.config import preset
+
+    parser = pretrain_parser(preset_name)
+    fields = [a for a in parser._actions if a.dest.split(".")[0] in ("model", "recipe", "train") and "." in a.dest]
+    assert len(fields) > 40
+    undescribed = [a.dest for a in fields if not (a.help or "").strip() or (a.help or "").startswith("(type")]
+    assert undescribed == []
+    lr = next(a for a in fields if a.dest == "train.lr")
+    assert parser.get_defaults()["train"]["lr"] == preset(preset_name).train.lr
+    assert lr.help.startswith("Peak learning rate")

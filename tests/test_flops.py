@@ -22,11 +22,16 @@ def in_place_addmm_flops(self_shape, a_shape, b_shape, out_shape=None, **kwargs)
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
-@pytest.mark.parametrize("objective", ["electra", "mlm"])
+GENERATOR_SHAPES = {"paper": ObjectiveConfig(), "full width, 1 layer": ObjectiveConfig(generator_fraction=1.0,
+                                                                                      generator_layers=1)}
+
+
+@pytest.mark.parametrize("objective,generator", [("electra", "paper"), ("electra", "full width, 1 layer"),
+                                                 ("mlm", "paper")])
 @pytest.mark.parametrize("seq_len", [32, 48])
 @pytest.mark.parametrize("padded", [False, True])
-def test_step_flops_match_the_torch_flop_counter(objective, seq_len, padded):
-    recipe = ObjectiveConfig()
+def test_step_flops_match_the_torch_flop_counter(objective, generator, seq_len, padded):
+    recipe = GENERATOR_SHAPES[generator]
     torch.manual_seed(0)
     model = OBJECTIVES[objective](MODEL, recipe, BERT_SPECIALS, seq_len)
     batch = synthetic_batch(BenchConfig(preset="tiny", batch_size=5, seq_len=seq_len), torch.Generator().manual_seed(1))

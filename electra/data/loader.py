@@ -122,7 +122,9 @@ class PretrainData:
         return int(self.offsets[-1])
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
-        """The padded rows at global ``indices``, in that order, as ``int64`` (k, max_seq_len)."""
+        """The padded rows at global ``indices``, in that order, as ``int64`` (k, max_seq_len).
+        A token id outside the vocabulary (a damaged shard) is an ElectraError naming the shard;
+        the check costs one max over the rows read."""
         indices = np.asarray(indices, dtype=np.int64)
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"row index out of range [0, {len(self)})")
@@ -131,6 +133,11 @@ class PretrainData:
         for shard in np.unique(shard_of):
             picked = np.flatnonzero(shard_of == shard)
             out[picked] = self.shards[shard][indices[picked] - self.offsets[shard]]
+            largest = int(out[picked].max()) if picked.size else 0
+            if largest >= self.vocab_size:
+                raise ElectraError(f"{self.folder / self.meta['shards'][shard]['file']}: token id {largest} is outside "
+                                   f"the vocabulary of {self.vocab_size} ids: the shard is damaged; prepare the data "
+                                   f"again (meta.json records each shard's sha256)")
         return out
 
 

@@ -54,7 +54,7 @@ from electra.config import PrepareConfig
 from electra.data.packing import Document, ExampleBuilder
 from electra.data.text import TextStats, iter_documents, iter_lines, resolve_inputs, total_bytes
 from electra.errors import ElectraError
-from electra.files import write_json
+from electra.files import make_folder, write_json
 from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_wordpiece
 
 META_SCHEMA_VERSION = 1
@@ -132,7 +132,7 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
         raise ElectraError(f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
                            f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs")
     claim_out(out, record, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     if _read_json(out / RECORD_FILE) != record:
         write_json(out / RECORD_FILE, record)
 

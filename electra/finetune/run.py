@@ -1,7 +1,8 @@
 """``electra finetune``, ``evaluate`` and ``predict``: from folders and files to results.
 
 A fine-tuning run writes one model folder per seed (``OUT/seed-N``: the HF-layout config with
-the task's state, ``model.safetensors``, the tokenizer and that seed's ``results.json``) and
+the task's state, ``model.safetensors``, the tokenizer, that seed's ``results.json`` and its
+per-epoch rows as ``--loggers`` chose: ``metrics.jsonl``, ``tb/``, ...) and
 ``OUT/results.json`` with the median over seeds of every dev and test score, their spread,
 the per-seed values and which seed did best on dev. ``evaluate`` and ``predict`` accept a seed
 folder, the run folder (they then use the best seed) or a fine-tuned ``transformers`` folder
@@ -26,7 +27,7 @@ import torch
 
 from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
-from electra.files import write_json, write_text_atomic
+from electra.files import make_folder, write_json, write_text_atomic
 from electra.finetune import metrics
 from electra.finetune.examples import Split
 from electra.finetune.problems import Problem, make_problem
@@ -37,6 +38,7 @@ from electra.model.heads import TaskModel
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator, save_network
 from electra.model.networks import apply_init_scheme
 from electra.tokenizer import load_tokenizer, special_ids
+from electra.train import sinks
 from electra.train.loop import resolve_device
 
 
@@ -107,7 +109,8 @@ def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
     lr, decay = SIZE_DEFAULTS[size_of(cfg)]
     s = job.settings
     return {"lr": s.lr or lr, "layer_decay": s.layer_decay or decay, "epochs": s.epochs or spec.epochs,
-            **{k: v for k, v in dataclasses.asdict(s).items() if k not in ("lr", "layer_decay", "epochs")}}
+            **{k: v for k, v in dataclasses.asdict(s).items()
+               if k not in ("lr", "layer_decay", "epochs", "loggers")}}
 
 
 # ---------------------------------------------------------------- model folders
@@ -234,11 +237,12 @@ def prepare(job: FinetuneJob) -> Prepared:
 
 def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     """Fine-tune one model per seed; write each seed's folder and ``OUT/results.json``."""
+    sinks.require(job.settings.loggers, "--loggers")  # a tracker's missing package: before any work
     earlier = earlier_run(job.out, job.overwrite)
     prepared = prepare(job)
     for path in earlier:  # only now: a job refused while preparing leaves the earlier run as it was
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    job.out.mkdir(parents=True, exist_ok=True)
+    make_folder(job.out)
     hp = prepared.hp
     runs = []
     for seed in job.seeds:
@@ -282,8 +286,12 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     model.to(p.device)
     pad = special_ids(p.problem.tokenizer).pad
     dev = (p.splits["dev"], p.features["dev"]) if "dev" in p.splits and p.splits["dev"].labelled else None
-    fitted = fit(model, p.problem, p.features["train"], dev, job.settings, p.hp["epochs"], p.hp["lr"],
-                 p.hp["layer_decay"], seed, p.device, pad, progress)
+    sink = sinks.open_sinks(job.settings.loggers, job.out / f"seed-{seed}", config={**p.hp, "seed": seed})
+    try:
+        fitted = fit(model, p.problem, p.features["train"], dev, job.settings, p.hp["epochs"], p.hp["lr"],
+                     p.hp["layer_decay"], seed, p.device, pad, progress, sink)
+    finally:
+        sink.close()
     scores = {name: evaluate(model, p.problem, p.splits[name], p.features[name], job.settings.eval_batch_size,
                              p.device, pad).scores
               for name in ("dev", "test") if name in p.splits and p.splits[name].labelled}
@@ -342,7 +350,7 @@ def output_file(path: Path | None) -> Path | None:
 
 
 def write_output(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     write_text_atomic(path, text)
 
 

@@ -30,6 +30,7 @@ from electra.config import FinetuneConfig
 from electra.finetune.examples import Split
 from electra.finetune.featurize import Features, collate
 from electra.finetune.problems import Problem
+from electra.train.sinks import Sink
 from electra.train.optim import linear_schedule, no_decay
 
 LAYER = re.compile(r"^electra\.encoder\.layer\.(\d+)\.")
@@ -79,8 +80,9 @@ class Evaluation:
 
 def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, Features] | None,
         settings: FinetuneConfig, epochs: float, lr: float, decay: float, seed: int,
-        device: torch.device, pad_id: int, progress: bool = True) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of the best dev epoch."""
+        device: torch.device, pad_id: int, progress: bool = True, sink: Sink | None = None) -> FitResult:
+    """Train ``model`` in place; on return it holds the weights of the best dev epoch. Each
+    epoch's row (train loss, dev scores) also goes to ``sink`` at the epoch's last step."""
     generator = torch.Generator().manual_seed(seed)
     per_epoch = math.ceil(len(train) / settings.batch_size)
     total = max(1, math.ceil(epochs * per_epoch))
@@ -122,6 +124,8 @@ def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, F
             dev_note = f", dev {problem.main_metric()} {row['dev'][problem.main_metric()]:.4f}" if "dev" in row else ""
             print(f"epoch {epoch}: train loss {row['train_loss']:.4f}{dev_note}", file=sys.stderr)
         result.history.append(row)
+        if sink is not None:
+            sink.log(row, step)
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -1,7 +1,8 @@
 """Training checkpoints: weights as safetensors, everything else as a weights-only torch file.
 
 Layout: ``RUN/checkpoints/step-00001000/{discriminator,generator}/`` (standalone model folders)
-+ ``trainer_state.pt`` (optimizer, scheduler, RNG states, data position, step) +
++ ``trainer_state.pt`` (step, elapsed training time and model FLOPs spent, from which the
+learning rate follows; optimizer, RNG states, data position) +
 ``manifest.json`` (size and sha256 of every file, and the fingerprint of the data the run trains
 on). A checkpoint is written under a temporary name, flushed, its manifest written last, then
 renamed into place: a folder named ``step-*`` is complete. On resume every file is checked
@@ -186,9 +187,11 @@ def _load(path: Path, networks: dict[str, nn.Module], load) -> dict:
         try:
             load(module, path / name)
         except WeightsMismatch as exc:
-            run_dir = path.parent.parent
+            record = path.parent.parent / "run.json"
+            where = (f"They are in {record}" if record.is_file() else
+                     f"{record} is gone: give them again ({path / name / 'config.json'} has the network's shape)")
             raise ElectraError(f"checkpoint {path} does not fit this model ({exc}); was the run started "
-                               f"with other --model/--recipe values? They are in {run_dir / 'run.json'}") from exc
+                               f"with other --model/--recipe values? {where}") from exc
         except Exception as exc:  # noqa: BLE001 -- a damaged file raises anything at all
             raise Unloadable(f"{name}: cannot be loaded ({_reason(exc)})") from exc
     try:

@@ -38,10 +38,10 @@ from electra.masking import RowRng
 from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
 from electra.train.sharding import Replicated, Sharded
 from electra.errors import ElectraError
-from electra.files import write_json, write_text_atomic
+from electra.files import write_json
 from electra.model.io import save_network
 from electra.objectives import summarize
-from electra.train import checkpoint
+from electra.train import checkpoint, sinks
 from electra.train.optim import (build_optimizer, describe_schedule, lr_factor, mean_step_flops, progress,
                                  schedule_summary, set_lr)
 
@@ -135,13 +135,6 @@ class Agreed:
     flops_per_step: float = 0.0
 
 
-def _row_step(line: str) -> int | None:
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 class Trainer:
     """Trains one objective on one batch stream, writing metrics and checkpoints under ``run_dir``."""
 
@@ -199,7 +192,7 @@ class Trainer:
         when it begins, so a plateau warning does not hide a later collapse."""
         self.saved_step: int | None = None
         self.last_lr = cfg.lr
-        self.metrics_path = run_dir / "metrics.jsonl"
+        self.sink: sinks.Sink | None = None  # rank 0, while fit() runs: where metrics rows go (train.loggers)
         self.bad_run = torch.zeros((), device=device)  # consecutive skipped steps, counted on the device
         self.stop_signal: int | None = None
         self.stop_others = False  # another process was signalled
@@ -275,17 +268,15 @@ class Trainer:
         path, state = found
         self.load_state_dict(state)
         if self.procs.is_main:
-            self._truncate_metrics()
             print(f"resumed from {path} at step {self.step}", file=sys.stderr)
         return True
 
-    def _truncate_metrics(self) -> None:
-        """Drop metrics rows logged after the checkpoint: the resumed run logs them again."""
-        if not self.metrics_path.exists():
-            return
-        kept = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
-                if _row_step(line) is not None and _row_step(line) <= self.step]  # a torn last line is dropped
-        write_text_atomic(self.metrics_path, "".join(line + "\n" for line in kept))
+    def _open_sinks(self) -> sinks.Sink | None:
+        """Rank 0's metric sinks, continuing from ``self.step``: rows logged after the checkpoint
+        are dropped (``metrics.jsonl`` cut, TensorBoard events purged); the resumed run logs them again."""
+        if not self.procs.is_main:
+            return None
+        return sinks.open_sinks(self.cfg.loggers, self.run_dir, self.step, config=asdict(self.cfg))
 
     # ----------------------------------------------------------------- loop
 
@@ -299,6 +290,15 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.objective.train()
         self._announce_schedule()
+        self.sink = self._open_sinks()
+        try:
+            return self._fit()
+        finally:
+            if self.sink is not None:
+                self.sink.close()
+                self.sink = None
+
+    def _fit(self) -> str:
         bar = self._progress_bar()
         window_start, window_tokens = time.perf_counter(), 0
         self.session_start = self.clock() - self.elapsed
@@ -540,8 +540,8 @@ class Trainer:
             row.update(timing)
         if row.get("disc_loss_ratio") is not None:
             self._warn_plateau(row)
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        if self.sink is not None:
+            self.sink.log(row, self.step)
         return row
 
     def _warn_plateau(self, row: dict) -> None:

@@ -92,6 +92,20 @@ def lr_factor(cfg: TrainConfig, step: int, seconds: float = 0.0, flops: float = 
     return min(1.0, ramp, decay)
 
 
+def warmup_warning(cfg: TrainConfig) -> str | None:
+    """A warning when ``max_steps`` ends the run inside its warm-up (the rate never reaches its
+    peak), else None. With ``max_steps`` alone the rate then never decays either; a time or FLOPs
+    budget that ends the run sooner turns it down (:func:`lr_factor`), but whether it will is only
+    known as the run goes, so the warning claims no more than the step count shows."""
+    if cfg.warmup_steps < cfg.max_steps:
+        return None
+    said = (f"train.warmup_steps ({cfg.warmup_steps}) >= train.max_steps ({cfg.max_steps}): the run ends inside "
+            f"its warm-up, so the learning rate never reaches its peak {cfg.lr:g}")
+    if cfg.max_minutes is None and cfg.max_flops is None:
+        said += " and never decays"
+    return said
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """The rate of the next ``optimizer.step()`` (every group: pretraining uses one rate)."""
     for group in optimizer.param_groups:

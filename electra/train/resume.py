@@ -5,6 +5,7 @@ budget, the saving and logging cadence and the device may change).
 A run records both: ``RUN/run.json`` holds its configuration and the fingerprint of its data, and
 every checkpoint's manifest holds the fingerprint again (:mod:`electra.train.checkpoint`). The
 checks run before anything under ``RUN`` is written, so a refused resume leaves the run as it was.
+Every run, resumed or new, first checks that ``RUN`` is a run's folder (:func:`check_out`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import json
 from pathlib import Path
 
 from electra.errors import ElectraError
+from electra.files import check_folder_path
 from electra.train import checkpoint
 
 RUN_FILE = "run.json"
 
 CHANGEABLE = frozenset({"train.max_steps", "train.max_minutes", "train.max_flops", "train.save_every",
                         "train.log_every", "train.keep_checkpoints", "train.device", "train.fsdp",
-                        "train.compile"})
-"""Settings a resumed run may change: the budget, the saving and logging cadence, and where and
-how the same computation runs (device, sharding, compilation). They are applied and recorded in
-``run.json``; any other setting that differs from the run's is refused."""
+                        "train.compile", "train.loggers"})
+"""Settings a resumed run may change: the budget, the saving and logging cadence, where and how
+the same computation runs (device, sharding, compilation) and where metrics go (loggers). They
+are applied and recorded in ``run.json``; any other setting that differs from the run's is refused."""
 
 CONFIGURATION = ("objective", "preset", "model", "recipe", "train", "init")
 """The keys of ``run.json`` that make up a run's configuration (its data is compared by
@@ -112,6 +114,37 @@ def check_resumable(out: Path) -> None:
                            f"drop --resume to start a new run there")
 
 
+OTHER_FOLDERS = {"meta.json": "prepared data", "prepare.json": "prepared data",
+                 "results.json": "a fine-tuning run", "config.json": "a model", "model.safetensors": "a model"}
+"""Files that mark a folder as another kind than a run; a run never writes into such a folder."""
+
+FINAL_MODELS = ("discriminator", "generator", "mlm")
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """Refuse an ``out`` that a run would mix into or clobber, before anything is written: a file,
+    another kind of folder (:data:`OTHER_FOLDERS`: prepared data, a fine-tuning run, a model or an
+    export), and, without ``resume``, a run that has checkpoints or its final models."""
+    out = Path(out)
+    check_folder_path(out)
+    if not out.is_dir():
+        return
+    marks = sorted(name for name in OTHER_FOLDERS if (out / name).exists())
+    if marks:
+        kinds = " and ".join(sorted({OTHER_FOLDERS[name] for name in marks}))
+        raise ElectraError(f"{out}: holds {kinds} ({', '.join(marks)}), not a pretraining run; a run is never "
+                           f"written into it: choose a new or empty --out (nothing was written)")
+    if resume:
+        return
+    if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
+        raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
+                           f"or choose a new --out (nothing was written)")
+    finished = [name for name in FINAL_MODELS if (out / name / "config.json").is_file()]
+    if finished:
+        raise ElectraError(f"{out} already holds the final models of a run ({'/, '.join(finished)}/): choose a new "
+                           f"--out, or remove them to start a run there (nothing was written)")
+
+
 def check_same_configuration(out: Path, configuration: dict) -> None:
     """Refuse a resume whose ``configuration`` (the keys of :data:`CONFIGURATION`) differs from the
     run's in anything but the :data:`CHANGEABLE` settings; the message lists every difference."""
@@ -123,8 +156,18 @@ def check_same_configuration(out: Path, configuration: dict) -> None:
         raise ElectraError(
             f"--resume continues the run in {out} with its own configuration ({RUN_FILE}); these options "
             f"differ from it and cannot change on resume: {'; '.join(changed)}. Drop them (only the budget "
-            f"--max-steps/--max-minutes/--max-flops, save_every, log_every, keep_checkpoints, device, fsdp and "
-            f"compile may change), or start a new run in another --out (nothing was written)")
+            f"--max-steps/--max-minutes/--max-flops, save_every, log_every, keep_checkpoints, device, fsdp, "
+            f"compile and loggers may change), or start a new run in another --out (nothing was written)")
+
+
+def check_step_budget(out: Path, max_steps: int) -> None:
+    """Refuse a resumed ``max_steps`` below the step the run has reached (its newest checkpoint):
+    it would be recorded in ``run.json`` without effect."""
+    steps = [int(p.name[len(checkpoint.PREFIX):]) for p in checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out))
+             if p.name[len(checkpoint.PREFIX):].isdigit()]
+    if steps and max(steps) > max_steps:
+        raise ElectraError(f"--max-steps {max_steps}: the run in {out} has reached step {max(steps)}; give at "
+                           f"least {max(steps)}, or leave it out (nothing was written)")
 
 
 def differences(run: dict, configuration: dict) -> list[str]:

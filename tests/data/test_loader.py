@@ -139,3 +139,18 @@ def test_meta_problems_name_the_file(prepared, tmp_path):
         load_meta(folder)
     with pytest.raises(ElectraError, match="cannot fill"):
         BatchStream(PretrainData(prepared), batch_size=10**6, seed=0)
+
+
+def test_a_damaged_shard_is_an_error_naming_it_not_an_index_error_in_the_model(prepared, tmp_path):
+    import shutil
+
+    folder = Path(shutil.copytree(prepared, tmp_path / "data"))
+    meta = load_meta(folder)
+    shard = folder / meta["shards"][0]["file"]
+    rows = np.load(shard)
+    rows[3, 5] = meta["vocab_size"]  # one id past the vocabulary, as garbage bytes give
+    np.save(shard, rows)
+    data = PretrainData(folder)
+    assert data.rows(np.array([0, 1, 2])).shape == (3, meta["max_seq_len"])  # intact rows still read
+    with pytest.raises(ElectraError, match=re.escape(f"{shard}: token id {meta['vocab_size']} is outside")):
+        data.rows(np.array([1, 3]))

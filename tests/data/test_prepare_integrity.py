@@ -199,6 +199,9 @@ def test_cli_refusal_is_one_line_and_bad_combinations_are_errors(built, tmp_path
     (tmp_path / "file").write_text("x")
     with pytest.raises(ElectraError, match="not a folder"):
         prepare([FIXTURES], tmp_path / "file", PrepareConfig(**CFG), progress=False)
+    with pytest.raises(ElectraError, match="file is a file"):  # not a traceback from mkdir
+        prepare([FIXTURES], tmp_path / "file" / "data", PrepareConfig(**CFG), progress=False)
+    assert (tmp_path / "file").read_text() == "x"
 
 
 # ---------------------------------------------------------------- input formats

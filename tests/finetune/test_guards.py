@@ -150,6 +150,19 @@ def test_export_and_finetune_refuse_a_file_as_out(tmp_path, tasks, capsys):
     assert "not a folder" in one_line_error(capsys) and taken.read_text() == "mine"
 
 
+def test_an_out_below_a_file_is_a_one_line_error(tmp_path, tasks, finetuned, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    assert main(["export", str(PAIR), str(taken / "sub")]) == 2
+    assert "taken is a file" in one_line_error(capsys)
+    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
+                 "--out", str(taken / "sub"), *FAST]) == 2
+    assert "taken is a file" in one_line_error(capsys)
+    assert main(["predict", "--model", str(finetuned), "--data", str(tasks["sentiment"] / "test.tsv"),
+                 "--out", str(taken / "p.jsonl")]) == 2
+    assert "not a folder" in one_line_error(capsys) and taken.read_text() == "mine"
+
+
 def test_finetune_never_writes_into_another_folder(tmp_path, tasks, capsys):
     run = tmp_path / "pretraining-run"
     shutil.copytree(PAIR, run)

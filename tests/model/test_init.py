@@ -80,3 +80,32 @@ def test_the_scheme_is_deterministic():
     a = local_pair(tiny())[1].state_dict()
     b = local_pair(tiny())[1].state_dict()
     assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_generator_depth_and_width_follow_the_recipe():
+    from electra.config import ObjectiveConfig
+    from electra.objectives import build_electra
+    from electra.tokenizer import SpecialIds
+
+    cfg = tiny(num_hidden_layers=4)
+    recipe = ObjectiveConfig(generator_fraction=1.0, generator_layers=2)
+    objective = build_electra(cfg, recipe, SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4), 128)
+    assert len(objective.generator.electra.encoder.layer) == 2
+    assert objective.generator.config.hidden_size == 128
+    assert len(objective.discriminator.electra.encoder.layer) == 4
+    assert recipe.generator_model(cfg) == objective.generator.config
+    with pytest.raises(Exception, match="generator_layers"):
+        ObjectiveConfig(generator_layers=0)
+
+
+def test_a_task_model_of_a_local_config_starts_local():
+    """What ``finetune --init random`` does with a folder whose config.json says 'local'."""
+    from electra.model.heads import SequenceClassifier
+    from electra.model.networks import apply_init_scheme
+
+    ids = torch.randint(5, 300, (2, 128), generator=torch.Generator().manual_seed(1))
+    for scheme, low, high in (("local", 0.5, 0.7), ("bert", 0.0, 0.1)):
+        torch.manual_seed(3)
+        model = SequenceClassifier(tiny(init_scheme=scheme), num_labels=2)
+        apply_init_scheme(model.config, [model.electra])
+        assert low <= init.neighbour_mass(model.electra, ids) <= high

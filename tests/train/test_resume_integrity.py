@@ -340,3 +340,124 @@ def test_dry_run_counts_parameters_at_the_datas_vocabulary(prepared, capsys):
     # only the embedding table depends on the vocabulary: one row of embedding_size per id
     rows = (30522 - vocab) * bert["model"]["embedding_size"]
     assert bert["discriminator_parameters"] - ours["discriminator_parameters"] == rows
+
+
+# ---------------------------------------------------------------- further cases of the same kind
+
+def test_prepare_again_into_the_data_folder_then_resume(tmp_path, capsys):
+    """The issue's first row as a user meets it: prepare the same corpus into the same folder
+    again and resume (same data: continues); prepare other settings over it with --overwrite
+    and resume (other data: refused, the run untouched)."""
+    data, run = tmp_path / "data", tmp_path / "run"
+    flags = ["--vocab-size", "2000", "--max-seq-len", "64"]
+    assert main(["prepare", str(CORPUS), "--out", str(data), *flags]) == 0
+    assert cli_run(data, run, 5, "--save-every", "5") == 0
+    assert main(["prepare", str(CORPUS), "--out", str(data), *flags]) == 0
+    assert main(["pretrain", "--out", str(run), "--resume", "--max-steps", "10"]) == 0
+    assert [r["step"] for r in metrics(run)] == [5, 10]
+    assert main(["prepare", str(CORPUS), "--out", str(data), "--vocab-size", "1500", "--max-seq-len", "64",
+                 "--overwrite"]) == 0
+    capsys.readouterr()
+    before = snapshot(run)
+    assert main(["pretrain", "--out", str(run), "--resume", "--max-steps", "15"]) == 2
+    assert "is not the data the run" in error_line(capsys)
+    assert snapshot(run) == before
+
+
+def test_resume_with_another_runs_config_lists_the_differences(cli_copy, tmp_path, capsys):
+    other = json.loads((cli_copy / "run.json").read_text())
+    other["train"]["lr"], other["model"]["hidden_size"] = 0.002, 64
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    before = snapshot(cli_copy)
+    assert main(["pretrain", "--out", str(cli_copy), "--resume", "--config", str(tmp_path / "other.json")]) == 2
+    line = error_line(capsys)
+    assert "train.lr: 0.001 -> 0.002" in line and "model.hidden_size: 32 -> 64" in line
+    assert snapshot(cli_copy) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "garbage manifest", "no manifest"])
+def test_a_damaged_newest_checkpoint_of_any_size_falls_back(cli_copy, capsys, damage):
+    newest = checkpoint.checkpoint_dir(cli_copy) / "step-00000020"
+    if damage == "truncated weights":
+        os.truncate(newest / "discriminator" / "model.safetensors", 100)
+    elif damage == "garbage manifest":
+        (newest / "manifest.json").write_text("not json")
+    else:
+        (newest / "manifest.json").unlink()
+    assert main(["pretrain", "--out", str(cli_copy), "--resume", "--max-steps", "25"]) == 0
+    err = capsys.readouterr().err
+    assert "step-00000020 is damaged" in err and "step-00000010 at step 10" in err
+    assert [r["step"] for r in metrics(cli_copy)][-1] == 25
+
+
+def test_every_checkpoint_damaged_is_an_error_that_overwrites_nothing(cli_copy, capsys):
+    for path in checkpoint.list_checkpoints(checkpoint.checkpoint_dir(cli_copy)):
+        garble(path / "trainer_state.pt")
+    before = snapshot(cli_copy)
+    assert main(["pretrain", "--out", str(cli_copy), "--resume", "--max-steps", "25"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert sum("is damaged" in line for line in err) == 2
+    assert err[-1].startswith("error: ") and "no checkpoint could be loaded" in err[-1]
+    assert snapshot(cli_copy) == before
+
+
+@pytest.mark.parametrize("kind,marks", [("prepared data", None), ("a fine-tuning run", ["results.json"]),
+                                        ("a model", ["config.json", "model.safetensors"])])
+def test_pretrain_never_writes_into_another_kind_of_folder(prepared, tmp_path, capsys, kind, marks):
+    out = prepared  # --out the data folder itself
+    if marks is not None:
+        out = tmp_path / "out"
+        (out / "seed-1").mkdir(parents=True)
+        for name in marks:
+            (out / name).write_text("{}")
+    before = snapshot(out)
+    assert cli_run(prepared, out, 2) == 2
+    line = error_line(capsys)
+    assert f"holds {kind}" in line and "not a pretraining run" in line
+    assert snapshot(out) == before
+
+
+def test_a_finished_run_is_never_started_over_without_resume(cli_copy, prepared, capsys):
+    before = snapshot(cli_copy)
+    assert cli_run(prepared, cli_copy, 5) == 2
+    assert "already holds checkpoints" in error_line(capsys)
+    assert snapshot(cli_copy) == before
+    shutil.rmtree(checkpoint.checkpoint_dir(cli_copy))  # its final models stay
+    before = snapshot(cli_copy)
+    assert cli_run(prepared, cli_copy, 5) == 2
+    assert "final models of a run (discriminator/, generator/)" in error_line(capsys)
+    assert snapshot(cli_copy) == before
+
+
+@pytest.mark.parametrize("out", ["file", "file/run"])
+def test_an_out_that_cannot_be_a_folder_is_a_one_line_error(prepared, tmp_path, capsys, out):
+    (tmp_path / "file").write_text("x")
+    assert cli_run(prepared, tmp_path / out, 2) == 2
+    assert "file" in error_line(capsys)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.parametrize("part", ["generator", "checkpoints/step-00000020/generator"])
+def test_init_from_a_pairs_generator_is_refused(cli_base, prepared, tmp_path, capsys, part):
+    assert cli_run(prepared, tmp_path / "new", 2, "--init", str(cli_base / part)) == 2
+    line = error_line(capsys)
+    assert "the generator of a pretraining pair" in line and "not a model to start pretraining from" in line
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_step_budget_below_the_runs_step_is_refused(cli_copy, capsys):
+    before = snapshot(cli_copy)
+    assert main(["pretrain", "--out", str(cli_copy), "--resume", "--max-steps", "10"]) == 2
+    line = error_line(capsys)
+    assert line.startswith("error: --max-steps 10") and "has reached step 20" in line
+    assert snapshot(cli_copy) == before  # run.json still records the run's own budget
+
+
+def test_a_resume_without_run_json_or_options_says_where_the_shape_is(cli_copy, prepared, capsys):
+    (cli_copy / "run.json").unlink()
+    before = snapshot(cli_copy)
+    assert main(["pretrain", "--out", str(cli_copy), "--data", str(prepared), "--resume", "--max-steps", "25"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: checkpoint") and "does not fit this model" in last
+    assert "run.json is gone: give them again" in last and "discriminator/config.json" in last
+    assert snapshot(cli_copy) == before

@@ -10,7 +10,8 @@ from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
 from electra.pretrain import PretrainJob, run_pretraining
 from electra.train import checkpoint
 from electra.train.loop import Trainer
-from electra.train.optim import describe_schedule, linear_schedule, lr_factor, progress, schedule_summary
+from electra.train.optim import (describe_schedule, linear_schedule, lr_factor, progress, schedule_summary,
+                                 warmup_warning)
 
 # ---------------------------------------------------------------- the rule
 
@@ -158,3 +159,13 @@ def test_a_flops_budget_ends_the_run_annealed(prepared, tmp_path, capsys):
     assert 15 <= rows[-1]["step"] <= 25 and rows[-1]["flops"] >= 20 * per_step
     assert rows[-1]["progress"] == pytest.approx(1.0)
     assert rows[-1]["lr"] < 0.2 * job().train.lr
+
+
+def test_the_warmup_warning_claims_only_what_the_budgets_make_true():
+    assert warmup_warning(TrainConfig(warmup_steps=10, max_steps=100)) is None
+    steps_only = warmup_warning(TrainConfig(warmup_steps=500, max_steps=20))
+    assert "never reaches its peak" in steps_only and "never decays" in steps_only
+    for budget in (dict(max_minutes=5.0), dict(max_flops=1e12)):  # a budget that ends the run sooner turns it down
+        said = warmup_warning(TrainConfig(warmup_steps=500, max_steps=20, **budget))
+        assert "never reaches its peak" in said and "decays" not in said
+    assert warmup_warning(TrainConfig(warmup_steps=500, max_steps=20_000, max_minutes=1.0)) is None
