@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from electra.errors import ElectraError
-from electra.files import make_folder, write_json
+from electra.files import earlier_output, make_folder, write_json
 from electra.hf import ELECTRA, to_theirs
 from electra.model.io import (ARCHITECTURES, TOKENIZER_FILES, architecture_of, copy_tokenizer, is_pair_generator,
                               network_folder, read_config, read_weights, write_weights)
@@ -68,20 +68,7 @@ def check_part(src: Path, folder: Path, part: str) -> None:
 def check_out(out: Path, overwrite: bool) -> list[Path]:
     """Refuse an ``out`` holding anything but an earlier export, and an earlier export without
     ``overwrite``; return the earlier export's files (to remove those not written again)."""
-    if not out.exists():
-        return []
-    if not out.is_dir():
-        raise ElectraError(f"{out}: exists and is not a folder (nothing was changed)")
-    contents = sorted(out.iterdir())
-    other = [p.name + ("/" if p.is_dir() else "") for p in contents if p.name not in MODEL_FILES or not p.is_file()]
-    if other:
-        shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
-        raise ElectraError(f"{out}: holds other files ({shown}), not an earlier export; export into a new or "
-                           "empty folder (nothing was changed)")
-    if contents and not overwrite:
-        raise ElectraError(f"{out}: already holds an exported model; pass --overwrite to replace it, or choose "
-                           "another folder (nothing was changed)")
-    return contents
+    return earlier_output(out, lambda p: p.name in MODEL_FILES and p.is_file(), "an earlier export", overwrite)
 
 
 def export(src: Path, out: Path, part: str = "discriminator", overwrite: bool = False) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 from electra.errors import ElectraError
 
@@ -41,3 +42,23 @@ def make_folder(path: Path) -> Path:
     except OSError as exc:
         raise ElectraError(f"{path}: cannot create the folder ({exc.strerror or exc})") from exc
     return path
+
+
+def earlier_output(out: Path, belongs: Callable[[Path], bool], what: str, overwrite: bool) -> list[Path]:
+    """The contents of ``out`` when it holds only an earlier ``what`` (every entry ``belongs``) and
+    ``overwrite`` lets it go; anything else in ``out`` is refused, since the new output would mix
+    into it. Nothing is changed here."""
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        raise ElectraError(f"{out}: exists and is not a folder (nothing was changed)")
+    contents = sorted(out.iterdir())
+    other = [p.name + ("/" if p.is_dir() else "") for p in contents if not belongs(p)]
+    if other:
+        shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
+        raise ElectraError(f"{out}: holds other files ({shown}), not {what}; choose a new or empty folder "
+                           "(nothing was changed)")
+    if contents and not overwrite:
+        raise ElectraError(f"{out}: already holds {what} ({', '.join(p.name for p in contents)}); pass "
+                           "--overwrite to replace it, or choose another folder (nothing was changed)")
+    return contents

@@ -27,7 +27,7 @@ import torch
 
 from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
-from electra.files import make_folder, write_json, write_text_atomic
+from electra.files import earlier_output, make_folder, write_json, write_text_atomic
 from electra.finetune import metrics
 from electra.finetune.examples import Split
 from electra.finetune.problems import Problem, make_problem
@@ -258,21 +258,12 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
 def earlier_run(out: Path, overwrite: bool) -> list[Path]:
     """The files of an earlier fine-tuning run in ``out`` that ``overwrite`` lets go; any other
     content of ``out`` (a pretraining run, an export, ...) is refused: the run would mix into it."""
-    if not out.exists():
-        return []
-    if not out.is_dir():
-        raise ElectraError(f"{out}: exists and is not a folder (nothing was changed)")
-    contents = sorted(out.iterdir())
-    other = [p.name + ("/" if p.is_dir() else "") for p in contents
-             if not (p.name == "results.json" and p.is_file()) and not (p.name.startswith("seed-") and p.is_dir())]
-    if other:
-        shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
-        raise ElectraError(f"{out}: holds other files ({shown}), not a fine-tuning run; choose a new or empty "
-                           "--out (nothing was changed)")
-    if contents and not overwrite:
-        raise ElectraError(f"{out} already holds a fine-tuning run ({', '.join(p.name for p in contents)}); "
-                           "choose another --out or pass --overwrite (nothing was changed)")
-    return contents
+    return earlier_output(out, is_run_file, "a fine-tuning run", overwrite)
+
+
+def is_run_file(path: Path) -> bool:
+    """What a fine-tuning run's folder holds: results.json and seed-N folders."""
+    return (path.name == "results.json" and path.is_file()) or (path.name.startswith("seed-") and path.is_dir())
 
 
 def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
