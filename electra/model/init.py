@@ -19,8 +19,8 @@ neighbouring tokens; for the ``tiny`` preset that takes ~2,000–3,500 optimizer
 
 Everything else keeps BERT's initialisation, and the layout stays that of ``transformers``'
 ELECTRA classes (only starting values differ), so checkpoints export as before. The weights are
-still all learned. A network narrower than ``2k / (3/8)`` per head uses fewer frequencies (the
-first ones), and its embedding projection passes them through unchanged.
+still all learned. A head reads at most 3/8 of its dimensions' worth of frequencies (the first
+ones); a network narrower than the embeddings has its projection pass them through unchanged.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ import torch
 from electra.model.encoder import ElectraModel, Embeddings
 
 FREQUENCIES = 24
-"""``k``: sinusoid pairs in the position table (48 of the embedding dimensions)."""
+"""``k``: sinusoid pairs in the position table, at most (48 of ``tiny``'s 128 embedding dimensions;
+never more than 3/8 of the embedding width)."""
 
 NEIGHBOUR_MASS = 0.6
 """Attention each first-layer head puts on its neighbour(s) at initialisation."""
 
 HEAD_SHARE = 3 / 8
-"""At most this share of a head's query/key dimensions reads position."""
+"""At most this share of a head's query/key dimensions (and of the embedding width) holds position:
+``tiny``'s 64-wide heads read 12 of the table's frequencies, its 32-wide generator head 6."""
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -142,7 +144,7 @@ def local_init(embeddings: Embeddings, networks: list[ElectraModel], std: float,
     """Apply the scheme to the shared ``embeddings`` and every encoder in ``networks``, in place."""
     generator = torch.Generator().manual_seed(seed)
     width = embeddings.word_embeddings.weight.shape[1]
-    k_table = min(FREQUENCIES, width // 2)
+    k_table = max(1, min(FREQUENCIES, int(width * HEAD_SHARE) // 2))  # content keeps >= 5/8 of the width
     table = embeddings.position_embeddings.weight
     table.copy_(position_table(table.shape[0], width, k_table, std))
     embeddings.word_embeddings.weight[:, :2 * k_table] = 0.0

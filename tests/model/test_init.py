@@ -109,3 +109,10 @@ def test_a_task_model_of_a_local_config_starts_local():
         model = SequenceClassifier(tiny(init_scheme=scheme), num_labels=2)
         apply_init_scheme(model.config, [model.electra])
         assert low <= init.neighbour_mass(model.electra, ids) <= high
+
+
+def test_a_narrow_model_keeps_most_of_its_width_for_words():
+    _, discriminator = local_pair(tiny(embedding_size=32, hidden_size=32, intermediate_size=64), fraction=0.5)
+    words = discriminator.electra.embeddings.word_embeddings.weight
+    position_columns = int((words[1:] == 0).all(dim=0).sum())
+    assert 0 < position_columns <= 32 * 3 // 8

@@ -49,12 +49,17 @@ def newest_step(run: Path) -> int:
     return int(found[-1].name.removeprefix(checkpoint.PREFIX)) if found else 0
 
 
-def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path):
+LOCAL_WIDE_GENERATOR = ("--model.init_scheme", "local", "--recipe.generator_fraction", "1",
+                        "--recipe.generator_layers", "1")
+
+
+@pytest.mark.parametrize("options", [(), LOCAL_WIDE_GENERATOR], ids=["preset", "local-start-wide-generator"])
+def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path, options):
     steps = 120
-    full = pretrain_process(prepared, tmp_path / "full", steps, "--save-every", "10")
+    full = pretrain_process(prepared, tmp_path / "full", steps, "--save-every", "10", *options)
     assert full.wait(timeout=300) == 0, full.communicate()[1]
 
-    killed = pretrain_process(prepared, tmp_path / "killed", steps, "--save-every", "10")
+    killed = pretrain_process(prepared, tmp_path / "killed", steps, "--save-every", "10", *options)
     wait_for(lambda: newest_step(tmp_path / "killed") >= 30, killed)
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=60)
