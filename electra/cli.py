@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_parsing_settings
 
-from electra.config import DTYPES, PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
+from electra.config import DTYPES, INIT_SCHEMES, PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
 from electra.errors import ElectraError, Preempted
 
 set_parsing_settings(docstring_parse_attribute_docstrings=True)  # field docstrings become --help text
@@ -475,6 +475,13 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
     parser.add_argument("--dtype", choices=list(DTYPES), default="fp32",
                         help="pretraining autocast dtype of both arms (bf16: GPUs, CPUs with AVX-512 bf16)")
+    parser.add_argument("--init-scheme", choices=list(INIT_SCHEMES), default="bert",
+                        help="starting weights of every arm and of the random-init baseline ('local': see "
+                             "docs/small-budgets.md)")
+    parser.add_argument("--generator-fraction", type=Optional[float], default=None,
+                        help="ELECTRA arms: generator width / discriminator width (default: the preset's)")
+    parser.add_argument("--generator-layers", type=Optional[int], default=None,
+                        help="ELECTRA arms: generator depth (default: the discriminator's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))
     return parser
@@ -491,7 +498,8 @@ def run_compare(ns: Namespace) -> None:
     job = CompareJob(data=ns.data, task_data=ns.task_data, task=ns.task, out=ns.out, preset=ns.preset,
                      budget=ns.budget, unit=ns.budget_unit, fractions=fractions,
                      arms=tuple(_name_list(ns.arms) or ()), seeds=_int_list(ns.seeds, "seeds"), finetune=settings,
-                     device=ns.device, seed=ns.seed, dtype=ns.dtype)
+                     device=ns.device, seed=ns.seed, dtype=ns.dtype, init_scheme=ns.init_scheme,
+                     generator_fraction=ns.generator_fraction, generator_layers=ns.generator_layers)
     compare(job, progress=not ns.no_progress)
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)
 

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from electra.config import DTYPES, FinetuneConfig, preset
+from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
@@ -60,6 +60,12 @@ class CompareJob:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     device: str = "auto"
     seed: int = 1234
+    init_scheme: str = "bert"
+    """Starting weights of every arm and of the random-initialisation baseline (``ModelConfig.init_scheme``)."""
+    generator_fraction: float | None = None
+    """ELECTRA arms: generator width as a fraction of the discriminator's; None: the preset's."""
+    generator_layers: int | None = None
+    """ELECTRA arms: generator depth; None: the discriminator's."""
     dtype: str = "fp32"
     """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
     model FLOPs either way, so bf16 only makes them cheaper."""
@@ -67,6 +73,8 @@ class CompareJob:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ElectraError(f"invalid --dtype {self.dtype!r}: use {' or '.join(DTYPES)}")
+        if self.init_scheme not in INIT_SCHEMES:
+            raise ElectraError(f"invalid --init-scheme {self.init_scheme!r}: use {' or '.join(INIT_SCHEMES)}")
         if self.unit not in ("flops", "minutes"):
             raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
         if not self.budget > 0 or not math.isfinite(self.budget):
@@ -108,9 +116,12 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     preset's ``max_steps`` is far beyond what a compare budget reaches."""
     chosen = preset(job.preset)
     objective = "mlm" if arm == "mlm" else "electra"
-    recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15")
+    model = dataclasses.replace(chosen.model, init_scheme=job.init_scheme)
+    recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15",
+                                 generator_fraction=job.generator_fraction or chosen.objective.generator_fraction,
+                                 generator_layers=job.generator_layers)
     train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
-    base = data_job(PretrainJob(objective, chosen.model, recipe, train), meta)
+    base = data_job(PretrainJob(objective, model, recipe, train), meta)
     if job.unit == "minutes":
         train = dataclasses.replace(train, max_minutes=job.budget)
     else:
@@ -207,7 +218,8 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
     trivial = random_init.get("baseline", {})
     split = "test" if "test" in trivial else "dev"
     return {"task": job.task, "task_data": str(job.task_data), "metric": metric, "budget": job.budget,
-            "unit": job.unit, "preset": job.preset, "dtype": job.dtype, "seeds": job.seeds, "arms": arms,
+            "unit": job.unit, "preset": job.preset, "dtype": job.dtype, "init_scheme": job.init_scheme,
+            "generator_fraction": job.generator_fraction, "generator_layers": job.generator_layers, "seeds": job.seeds, "arms": arms,
             "random_init": _split_scores(random_init, metric),
             "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)}}
 
@@ -323,10 +335,20 @@ def finetune_flags(settings: FinetuneConfig) -> str:
                    if getattr(settings, f.name) != getattr(default, f.name) and f.name != "device")
 
 
+def generator_note(job: CompareJob) -> str:
+    """The generator shape, when it is not the preset's."""
+    if job.generator_fraction is None and job.generator_layers is None:
+        return ""
+    width = "the preset's width" if job.generator_fraction is None else f"width {job.generator_fraction:g}"
+    depth = "full depth" if job.generator_layers is None else f"{job.generator_layers} layers"
+    return f", generator {width}, {depth}"
+
+
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
     lines = [f"# ELECTRA vs MLM at equal compute: {job.task}", "",
-             f"Preset `{job.preset}` ({job.dtype}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+             f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
+             f"{generator_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
              f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
              f"median over seeds (min–max).", "", "## Verdict", "", *verdict(results), "",
              "## Fine-tuned scores", "",

@@ -109,3 +109,18 @@ def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):
     assert arm_job(dataclasses.replace(job, dtype="fp32"), "electra", meta).train.dtype == "fp32"
     with pytest.raises(ElectraError, match="--dtype"):
         CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, dtype="fp16")
+
+
+def test_init_scheme_and_generator_shape_reach_the_arms(prepared, tmp_path):
+    job = CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, init_scheme="local",
+                     generator_fraction=1.0, generator_layers=2)
+    meta = load_meta(prepared)
+    electra, mlm = arm_job(job, "electra", meta), arm_job(job, "mlm", meta)
+    assert electra.model.init_scheme == mlm.model.init_scheme == "local"
+    assert (electra.recipe.generator_fraction, electra.recipe.generator_layers) == (1.0, 2)
+    plain = arm_job(dataclasses.replace(job, init_scheme="bert", generator_fraction=None, generator_layers=None),
+                    "electra", meta)
+    assert plain.model.init_scheme == "bert" and plain.recipe.generator_fraction == 0.25
+    assert plain.recipe.generator_layers is None
+    with pytest.raises(ElectraError, match="--init-scheme"):
+        CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, init_scheme="xavier")
