@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from electra.errors import ElectraError
+
+
+def sha256_of(handle: BinaryIO) -> str:
+    """Hex sha256 of what is left to read in the open binary ``handle``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def write_text_atomic(path: Path, text: str) -> None:

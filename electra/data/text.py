@@ -37,7 +37,6 @@ computed in a separate chunked pass before it is read.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from electra.errors import ElectraError
+from electra.files import sha256_of
 
 FORMATS = {".txt": "text", ".txt.gz": "text", ".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet"}
 """File name ending -> how the file is read."""
@@ -336,11 +336,8 @@ def _bounded_lines(stream: io.TextIOWrapper, stats: TextStats) -> Iterator[str]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_of(handle)
 
 
 def _skip(stats: TextStats, path: Path, reason: str, warn: bool) -> None:

@@ -13,7 +13,6 @@ for any other reason, is reported and skipped for the previous one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import torch
 from torch import nn
 
 from electra.errors import ElectraError
-from electra.files import write_json
+from electra.files import sha256_of, write_json
 from electra.model.io import WeightsMismatch, load_weights, save_network
 
 PREFIX = "step-"
@@ -75,17 +74,10 @@ def _flush_and_describe(folder: Path) -> dict[str, dict]:
     files = {}
     for path in _files(folder):
         with open(path, "rb") as handle:
-            digest = _sha256(handle)
+            digest = sha256_of(handle)
             os.fsync(handle.fileno())
         files[str(path.relative_to(folder))] = {"size": path.stat().st_size, "sha256": digest}
     return files
-
-
-def _sha256(handle) -> str:
-    digest = hashlib.sha256()
-    for block in iter(lambda: handle.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 def _prune(root: Path, keep: int) -> None:
@@ -135,7 +127,7 @@ def _file_problem(path: Path, entry) -> str | None:
         return f"expected {size} bytes, found {path.stat().st_size}"
     if digest is not None:
         with open(path, "rb") as handle:
-            if _sha256(handle) != digest:
+            if sha256_of(handle) != digest:
                 return "content differs from the manifest's sha256"
     return None
 
