@@ -43,7 +43,7 @@ from pathlib import Path
 
 from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
-from electra.files import write_json, write_text_atomic
+from electra.files import earlier_output, write_json, write_text_atomic
 from electra.finetune.readers import split_files
 from electra.finetune.run import FinetuneJob, finetune, hyperparameters
 from electra.finetune.tasks import resolve_task
@@ -176,15 +176,8 @@ def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
     refused: an ``OUT`` holding other files, or a finished task run with other seeds, model, init
     or settings."""
     out = Path(job.out)
-    if not out.exists():
-        return {}
-    if not out.is_dir():
-        raise ElectraError(f"{out}: exists and is not a folder (nothing was changed)")
-    other = [p.name for p in sorted(out.iterdir())
-             if not (p.name.removesuffix(".tmp") in RESULTS_NAMES or (p.name in TASKS and p.is_dir()))]
-    if other:
-        raise ElectraError(f"{out}: holds {', '.join(other[:8])}, not a GLUE run; choose a new or empty --out "
-                           "(nothing was changed)")
+    earlier_output(out, lambda p: p.name.removesuffix(".tmp") in RESULTS_NAMES or (p.name in TASKS and p.is_dir()),
+                   "a GLUE run", overwrite=True)  # finished tasks are kept, not replaced
     finished = {}
     for task in TASKS:
         path = out / task / "results.json"
