@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 PIP := $(VENV)/bin/pip
 
-.PHONY: setup test test-slow test-wheel
+.PHONY: setup lint test test-slow test-wheel
 
 # CPU build of torch pinned; GPU users: install the CUDA build of torch into .venv first
 # (see README), then run `$(PIP) install -e '.[dev]'`.
@@ -12,8 +12,12 @@ setup:
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
 
-test:
+test: lint
 	$(VENV)/bin/python -m pytest -q
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-slow:
 	$(VENV)/bin/python -m pytest -q -m slow

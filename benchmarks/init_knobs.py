@@ -66,7 +66,8 @@ def reinitialised_pair(cfg, fraction: float, schemes: list[str], data: Path) -> 
         if "prior-bias" in schemes:
             generator.generator_lm_head.bias.copy_(log_unigram(data, cfg.vocab_size))
             discriminator.discriminator_predictions.dense_prediction.bias.fill_(
-                math.log(REPLACED_SHARE / (1 - REPLACED_SHARE)))
+                math.log(REPLACED_SHARE / (1 - REPLACED_SHARE))
+            )
     print(f"init_knobs: re-initialised with {schemes}", file=sys.stderr)
     return generator, discriminator
 

@@ -55,14 +55,14 @@ def layer_features(model: ElectraModel, tokenizer, texts: list[str], max_len: in
     """(layers + 1, N, H) mean-pooled and [CLS] features."""
     means, cls = [], []
     for start in range(0, len(texts), 128):
-        encoded = tokenizer.encode_batch(texts[start:start + 128])
+        encoded = tokenizer.encode_batch(texts[start : start + 128])
         width = min(max_len, max(len(e.ids) for e in encoded))
         ids = torch.zeros(len(encoded), width, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, e in enumerate(encoded):
             kept = e.ids[:width]
-            ids[row, :len(kept)] = torch.tensor(kept)
-            mask[row, :len(kept)] = 1
+            ids[row, : len(kept)] = torch.tensor(kept)
+            mask[row, : len(kept)] = 1
         x = model.embeddings(ids, torch.zeros_like(ids))
         if hasattr(model, "embeddings_project"):
             x = model.embeddings_project(x)
@@ -93,11 +93,16 @@ def main() -> None:
     model = encoder(args.model, args.random)
     texts, y_train = read_task(args.task / "train.tsv")
     dev_texts, y_dev = read_task(args.task / "dev.tsv")
-    (mean_train, cls_train), (mean_dev, cls_dev) = (layer_features(model, tokenizer, texts),
-                                                    layer_features(model, tokenizer, dev_texts))
-    report = {"model": str(args.model), "random": args.random,
-              "mean": [probe(a, y_train, b, y_dev) for a, b in zip(mean_train, mean_dev)],
-              "cls": [probe(a, y_train, b, y_dev) for a, b in zip(cls_train, cls_dev)]}
+    (mean_train, cls_train), (mean_dev, cls_dev) = (
+        layer_features(model, tokenizer, texts),
+        layer_features(model, tokenizer, dev_texts),
+    )
+    report = {
+        "model": str(args.model),
+        "random": args.random,
+        "mean": [probe(a, y_train, b, y_dev) for a, b in zip(mean_train, mean_dev)],
+        "cls": [probe(a, y_train, b, y_dev) for a, b in zip(cls_train, cls_dev)],
+    }
     print(json.dumps(report))
 
 

@@ -53,8 +53,9 @@ def plain_transformers(data: Path, seed: int, args) -> float:
     for _ in range(args.epochs):
         model.train()
         for batch in torch.randperm(len(texts), generator=generator).split(args.batch_size):
-            enc = tokenizer([texts[i] for i in batch], truncation=True, max_length=128, padding=True,
-                            return_tensors="pt")
+            enc = tokenizer(
+                [texts[i] for i in batch], truncation=True, max_length=128, padding=True, return_tensors="pt"
+            )
             loss = model(**enc, labels=torch.tensor([labels[i] for i in batch])).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -65,18 +66,42 @@ def plain_transformers(data: Path, seed: int, args) -> float:
         right = 0
         with torch.no_grad():
             for start in range(0, len(dev_texts), 128):
-                enc = tokenizer(dev_texts[start:start + 128], truncation=True, max_length=128, padding=True,
-                                return_tensors="pt")
-                right += (model(**enc).logits.argmax(-1) == torch.tensor(dev_labels[start:start + 128])).sum().item()
+                enc = tokenizer(
+                    dev_texts[start : start + 128], truncation=True, max_length=128, padding=True, return_tensors="pt"
+                )
+                right += (model(**enc).logits.argmax(-1) == torch.tensor(dev_labels[start : start + 128])).sum().item()
         best = max(best, right / len(dev_texts))  # the best epoch, as electra finetune keeps it
     return best
 
 
 def ours(data: Path, seeds: str, args, out: Path) -> list[float]:
-    command = [sys.executable, "-m", "electra", "finetune", "--model", str(minilm_folder()), "--task",
-               "classification", "--data", str(data), "--out", str(out), "--seeds", seeds, "--lr", str(args.lr),
-               "--layer-decay", "1", "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-               "--weight-decay", "0", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "electra",
+        "finetune",
+        "--model",
+        str(minilm_folder()),
+        "--task",
+        "classification",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--seeds",
+        seeds,
+        "--lr",
+        str(args.lr),
+        "--layer-decay",
+        "1",
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--weight-decay",
+        "0",
+        "--no-progress",
+    ]
     if args.max_train_examples:
         command += ["--max-train-examples", str(args.max_train_examples)]
     subprocess.run(command, check=True)
@@ -97,10 +122,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         electra = ours(args.data, args.seeds, args, Path(tmp) / "run")
     plain = [plain_transformers(args.data, seed, args) for seed in seeds]
-    report = {"electra_finetune": {"per_seed": electra, "median": statistics.median(electra)},
-              "plain_transformers": {"per_seed": plain, "median": statistics.median(plain)},
-              "difference_points": 100 * (statistics.median(electra) - statistics.median(plain)),
-              "settings": vars(args) | {"data": str(args.data)}}
+    report = {
+        "electra_finetune": {"per_seed": electra, "median": statistics.median(electra)},
+        "plain_transformers": {"per_seed": plain, "median": statistics.median(plain)},
+        "difference_points": 100 * (statistics.median(electra) - statistics.median(plain)),
+        "settings": vars(args) | {"data": str(args.data)},
+    }
     print(json.dumps(report, indent=2))
 
 

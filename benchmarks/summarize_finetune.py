@@ -14,9 +14,11 @@ def main(root: Path) -> None:
         test = r.get("test", {})
         spread = r.get("test_spread", {}).get(main)
         span = f"{spread['min']:.4f}-{spread['max']:.4f}" if spread else ""
-        print(f"| {path.parent.name} | {r['init']} | {','.join(map(str, r['seeds']))} | {main} | "
-              f"{r.get('dev', {}).get(main, float('nan')):.4f} | {test.get(main, float('nan')):.4f} | {span} | "
-              f"{r.get('baseline', {}).get('test', {}).get(main, float('nan')):.4f} |")
+        print(
+            f"| {path.parent.name} | {r['init']} | {','.join(map(str, r['seeds']))} | {main} | "
+            f"{r.get('dev', {}).get(main, float('nan')):.4f} | {test.get(main, float('nan')):.4f} | {span} | "
+            f"{r.get('baseline', {}).get('test', {}).get(main, float('nan')):.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ in the same process for the dtype in use, and peak memory of a step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -31,10 +32,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
@@ -42,9 +44,10 @@ from electra.config import DTYPES, ModelConfig, ObjectiveConfig, TrainConfig, pr
 from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
 from electra.files import write_json
-from electra.flops import slot_share, step_flops
+from electra.flops import slot_share
 from electra.masking import bert_corruption, mask_for_generator, sample_tokens, write_samples
-from electra.objectives import OBJECTIVES, PositionSelector
+from electra.objectives import objective_class
+from electra.objectives.base import PositionSelector
 from electra.tokenizer import SpecialIds
 from electra.train.loop import Trainer, resolve_device
 
@@ -68,7 +71,8 @@ class BenchConfig:
     dtype: Literal["fp32", "bf16"] = "fp32"
     """fp32, or bf16 autocast (sampling and losses stay fp32 in our step)."""
     objective: Literal["electra", "mlm"] = "electra"
-    """electra (generator + discriminator) or mlm (BERT-style baseline at discriminator size)."""
+    """electra (generator + discriminator) or mlm (BERT-style baseline at discriminator size): the
+    objectives with a ``transformers`` composition to compare against (``BASELINES``)."""
     device: str = "auto"
     """'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:N'."""
     repeats: int = 10
@@ -84,9 +88,12 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "batch_size": self.batch_size > 0, "seq_len": 8 <= self.seq_len <= 512,
-            "repeats": self.repeats > 0, "warmup": self.warmup >= 0,
-            "dtype": self.dtype in DTYPES, "objective": self.objective in OBJECTIVES,
+            "batch_size": self.batch_size > 0,
+            "seq_len": 8 <= self.seq_len <= 512,
+            "repeats": self.repeats > 0,
+            "warmup": self.warmup >= 0,
+            "dtype": self.dtype in DTYPES,
+            "objective": self.objective in BASELINES,
         }
         for name, ok in checks.items():
             if not ok:
@@ -112,7 +119,7 @@ def synthetic_batch(cfg: BenchConfig, generator: torch.Generator) -> PretrainBat
     ids[:, split] = BERT_SPECIALS.sep
     ids[:, -1] = BERT_SPECIALS.sep
     types = torch.zeros(B, T, dtype=torch.long)
-    types[:, split + 1:] = 1
+    types[:, split + 1 :] = 1
     return PretrainBatch(ids, torch.ones(B, T, dtype=torch.long), types)
 
 
@@ -143,6 +150,8 @@ class HfElectra(PositionSelector):
     """``ElectraForMaskedLM`` + ``ElectraForPreTraining`` sharing one embeddings module; positions
     are chosen by the same rule as our objectives (``PositionSelector``), recipe in ``self.cfg``."""
 
+    name = "electra"
+
     def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
         super().__init__(recipe, BERT_SPECIALS, seq_len)
         from transformers import ElectraForMaskedLM, ElectraForPreTraining
@@ -158,8 +167,12 @@ class HfElectra(PositionSelector):
         ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
         selection = self.select(batch, rng)
         gen_input, _ = mask_for_generator(ids, selection.mask, BERT_SPECIALS.mask, self.cfg.mask_token_prob, rng)
-        gen = self.generator(input_ids=gen_input, attention_mask=attn, token_type_ids=types,
-                             labels=ids.masked_fill(~selection.mask, -100))
+        gen = self.generator(
+            input_ids=gen_input,
+            attention_mask=attn,
+            token_type_ids=types,
+            labels=ids.masked_fill(~selection.mask, -100),
+        )
         slot_logits = gen.logits.gather(1, selection.index[..., None].expand(-1, -1, gen.logits.shape[-1]))
         forbidden = ids.gather(1, selection.index).flatten() if self.cfg.disallow_correct else None
         samples = sample_tokens(slot_logits.flatten(0, 1), rng, self.cfg.temperature, forbidden)
@@ -173,6 +186,8 @@ class HfElectra(PositionSelector):
 class HfMlm(PositionSelector):
     """``ElectraForMaskedLM`` at discriminator size with BERT's 80/10/10: the usual MLM baseline."""
 
+    name = "mlm"
+
     def __init__(self, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int) -> None:
         super().__init__(recipe, BERT_SPECIALS, seq_len)
         from transformers import ElectraForMaskedLM
@@ -183,12 +198,17 @@ class HfMlm(PositionSelector):
         ids = batch.input_ids
         selected = self.select(batch, rng).mask
         corrupted, _ = bert_corruption(ids, selected, BERT_SPECIALS.mask, self.mlm.config.vocab_size, rng)
-        out = self.mlm(input_ids=corrupted, attention_mask=batch.attention_mask,
-                       token_type_ids=batch.token_type_ids, labels=ids.masked_fill(~selected, -100))
+        out = self.mlm(
+            input_ids=corrupted,
+            attention_mask=batch.attention_mask,
+            token_type_ids=batch.token_type_ids,
+            labels=ids.masked_fill(~selected, -100),
+        )
         return {"loss": self.cfg.gen_weight * out.loss, "mlm_loss": out.loss}
 
 
-BASELINES = {"electra": HfElectra, "mlm": HfMlm}
+BASELINES = {cls.name: cls for cls in (HfElectra, HfMlm)}
+"""The objectives ``bench`` can time against a ``transformers`` composition of the same step."""
 
 
 class BaselineStep:
@@ -223,9 +243,16 @@ class OurStep:
     """One optimizer step of this project's ``Trainer`` (the code ``electra pretrain`` runs)."""
 
     def __init__(self, cfg: BenchConfig, batch: PretrainBatch, device: torch.device, run_dir: Path) -> None:
-        objective = OBJECTIVES[cfg.objective](cfg.model(), cfg.recipe(), BERT_SPECIALS, cfg.seq_len)
-        train = TrainConfig(batch_size=cfg.batch_size, dtype=cfg.dtype, compile=cfg.compile, seed=cfg.seed,
-                            warmup_steps=10, max_steps=10**9, device=str(device))
+        objective = objective_class(cfg.objective).build(cfg.model(), cfg.recipe(), BERT_SPECIALS, cfg.seq_len)
+        train = TrainConfig(
+            batch_size=cfg.batch_size,
+            dtype=cfg.dtype,
+            compile=cfg.compile,
+            seed=cfg.seed,
+            warmup_steps=10,
+            max_steps=10**9,
+            device=str(device),
+        )
         self.trainer = Trainer(objective, RepeatBatch(batch), train, run_dir, device, progress=False)
         self.trainer.objective.train()
 
@@ -261,8 +288,9 @@ def matmul_peak(dtype: str, device: torch.device, sizes: tuple[int, ...] = (1024
     for n in sizes:
         a = torch.randn(n, n, device=device).to(torch_dtype(dtype))
         b = torch.randn(n, n, device=device).to(torch_dtype(dtype))
-        timed(lambda: a @ b, device)
-        seconds = min(timed(lambda: a @ b, device) for _ in range(repeats))
+        product = functools.partial(torch.matmul, a, b)
+        timed(product, device)
+        seconds = min(timed(product, device) for _ in range(repeats))
         best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
@@ -361,8 +389,9 @@ def run_bench(cfg: BenchConfig) -> dict:
     batch = synthetic_batch(cfg, torch.Generator().manual_seed(cfg.seed))
     model, recipe = cfg.model(), cfg.recipe()
     share = slot_share(recipe, cfg.seq_len)
-    ours_flops = step_flops(cfg.objective, model, recipe, cfg.seq_len).per_token(share)
-    base_flops = step_flops(cfg.objective, model, recipe, cfg.seq_len, vocab_everywhere=True).per_token(share)
+    flops = objective_class(cfg.objective).step_flops
+    ours_flops = flops(model, recipe, cfg.seq_len).per_token(share)
+    base_flops = flops(model, recipe, cfg.seq_len, vocab_everywhere=True).per_token(share)
     peak = matmul_peak(cfg.dtype, device)
     with tempfile.TemporaryDirectory() as tmp:
         arms = {"baseline": BaselineStep(cfg, batch, device), "ours": OurStep(cfg, batch, device, Path(tmp))}
@@ -370,21 +399,30 @@ def run_bench(cfg: BenchConfig) -> dict:
         best_probe = min(min(t.probe) for t in timings.values())
         seconds = {name: statistics.median(t.clean(best_probe)) for name, t in timings.items()}
         kept = {name: len(t.clean(best_probe)) for name, t in timings.items()}
-        memory = ({name: peak_memory_mb(name, cfg, device, arms[name]) for name in arms} if cfg.memory else {})
+        memory = {name: peak_memory_mb(name, cfg, device, arms[name]) for name in arms} if cfg.memory else {}
     tokens = cfg.batch_size * cfg.seq_len
     ours_tps, base_tps = tokens / seconds["ours"], tokens / seconds["baseline"]
     return {
-        "device_name": device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
         **{k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("memory",)},
-        "ours_tokens_per_s": ours_tps, "baseline_tokens_per_s": base_tps, "ratio": ours_tps / base_tps,
-        "ours_step_s": seconds["ours"], "baseline_step_s": seconds["baseline"],
+        "ours_tokens_per_s": ours_tps,
+        "baseline_tokens_per_s": base_tps,
+        "ratio": ours_tps / base_tps,
+        "ours_step_s": seconds["ours"],
+        "baseline_step_s": seconds["baseline"],
         "clean_steps": kept,
-        "flops_per_token": ours_flops, "baseline_flops_per_token": base_flops,
-        "ours_gflops": ours_tps * ours_flops / 1e9, "baseline_gflops": base_tps * base_flops / 1e9,
-        "peak_gflops": peak, "mfu": ours_tps * ours_flops / 1e9 / peak,
+        "flops_per_token": ours_flops,
+        "baseline_flops_per_token": base_flops,
+        "ours_gflops": ours_tps * ours_flops / 1e9,
+        "baseline_gflops": base_tps * base_flops / 1e9,
+        "peak_gflops": peak,
+        "mfu": ours_tps * ours_flops / 1e9 / peak,
         "baseline_mfu": base_tps * base_flops / 1e9 / peak,
-        "ours_peak_memory_mb": memory.get("ours"), "baseline_peak_memory_mb": memory.get("baseline"),
+        "ours_peak_memory_mb": memory.get("ours"),
+        "baseline_peak_memory_mb": memory.get("baseline"),
     }
 
 
@@ -404,10 +442,12 @@ def format_report(result: dict) -> str:
     for arm in ("baseline", "ours"):
         flops = result["flops_per_token" if arm == "ours" else "baseline_flops_per_token"]
         mem = result[f"{arm}_peak_memory_mb"]
-        lines.append(f"  {arm + ' (' + str(result['clean_steps'][arm]) + ' clean steps)':22}"
-                     f"{result[f'{arm}_tokens_per_s']:10.0f}{result[f'{arm}_gflops']:10.1f}"
-                     f"{result['mfu' if arm == 'ours' else 'baseline_mfu']:8.1%}{flops / 1e6:12.1f}M"
-                     f"{'' if mem is None else f'{mem:10.0f}'}")
+        lines.append(
+            f"  {arm + ' (' + str(result['clean_steps'][arm]) + ' clean steps)':22}"
+            f"{result[f'{arm}_tokens_per_s']:10.0f}{result[f'{arm}_gflops']:10.1f}"
+            f"{result['mfu' if arm == 'ours' else 'baseline_mfu']:8.1%}{flops / 1e6:12.1f}M"
+            f"{'' if mem is None else f'{mem:10.0f}'}"
+        )
     lines.append(f"  ratio ours / baseline: {result['ratio']:.2f}x")
     return "\n".join(lines)
 

@@ -12,13 +12,25 @@ import dataclasses
 import json
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_parsing_settings
 
-from electra.config import DTYPES, INIT_SCHEMES, PRESETS, FinetuneConfig, ModelConfig, ObjectiveConfig, PrepareConfig, TrainConfig, preset
+from electra.config import (
+    DTYPES,
+    INIT_SCHEMES,
+    PRESETS,
+    FinetuneConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    PrepareConfig,
+    TrainConfig,
+    preset,
+)
 from electra.errors import ElectraError, Preempted
+from electra.objectives import OBJECTIVES
 
 set_parsing_settings(docstring_parse_attribute_docstrings=True)  # field docstrings become --help text
 
@@ -45,39 +57,92 @@ Run 'electra <command> --help' for the options of a command."""
 
 # ---------------------------------------------------------------- prepare
 
+
 def prepare_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra prepare", description="Tokenize text and write pretraining shards.")
-    parser.add_argument("paths", nargs="+",
-                        help="files (.txt, .txt.gz, .jsonl, .jsonl.gz, .parquet) or folders of them")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=[],
+        help="files (.txt, .txt.gz, .jsonl, .jsonl.gz, .parquet) or folders of them (optional with --hf-dataset)",
+    )
+    parser.add_argument(
+        "--hf-dataset",
+        type=Optional[str],
+        default=None,
+        help="also read a Hugging Face dataset (pip install 'electra[hf]'), one row = one document: a "
+        "folder written by save_to_disk, or a hub name, streamed (offline: save_to_disk a copy and give "
+        "its folder). It is one part: built by one worker, resumed only as a whole. A hub dataset is "
+        "recorded by name, config and split only (no revision): a rerun reuses what was built from it, "
+        "and the output is reproducible only while the hub copy is unchanged",
+    )
+    parser.add_argument("--hf-config", type=Optional[str], default=None, help="the hub dataset's configuration")
+    parser.add_argument(
+        "--hf-split",
+        type=Optional[str],
+        default=None,
+        help="the split to read (default: train; a saved Dataset: its own)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder (meta.json, shards, tokenizer)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace other prepared data in --out instead of refusing (a folder that is not "
-                             "prepared data is never written into)")
-    parser.add_argument("--text-field", default="text",
-                        help="the field (.jsonl) or column (.parquet) holding the text")
-    parser.add_argument("--workers", type=Optional[int], default=None,
-                        help="processes building files in parallel (default: one, tokenizing on every core)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace other prepared data in --out instead of refusing (a folder that is not "
+        "prepared data is never written into)",
+    )
+    parser.add_argument(
+        "--text-field",
+        default="text",
+        help="the field (.jsonl) or column (.parquet, --hf-dataset) holding the text",
+    )
+    parser.add_argument(
+        "--workers",
+        type=Optional[int],
+        default=None,
+        help="processes building files in parallel (default: one, tokenizing on every core)",
+    )
     parser.add_argument("--num-shards", type=int, default=1, help="split the files over this many machines")
     parser.add_argument("--shard-index", type=int, default=0, help="which share of the files this machine builds")
-    parser.add_argument("--tokenizer-only", action="store_true",
-                        help="train (or copy) the tokenizer into --out and stop (before --num-shards runs)")
+    parser.add_argument(
+        "--tokenizer-only",
+        action="store_true",
+        help="train (or copy) the tokenizer into --out and stop (before --num-shards runs)",
+    )
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
     add_dataclass_flags(parser, PrepareConfig)
     return parser
 
 
 def run_prepare(ns: Namespace) -> None:
+    from electra.data.hf_dataset import HFDataset, datasets_module
     from electra.data.prepare import prepare
 
+    inputs: list = [Path(p) for p in ns.paths]
+    if ns.hf_dataset is not None:
+        datasets_module()  # missing: the install line, before anything else
+        inputs.append(HFDataset(ns.hf_dataset, ns.hf_config, ns.hf_split))
+    elif ns.hf_config is not None or ns.hf_split is not None:
+        raise ElectraError("--hf-config and --hf-split go with --hf-dataset NAME")
+    if not inputs:
+        raise ElectraError("the following arguments are required: paths (files or folders), or --hf-dataset NAME")
     cfg = dataclass_from_flags(PrepareConfig, ns)
-    meta = prepare([Path(p) for p in ns.paths], ns.out, cfg, workers=ns.workers, num_shards=ns.num_shards,
-                   shard_index=ns.shard_index, tokenizer_only=ns.tokenizer_only, overwrite=ns.overwrite,
-                   text_field=ns.text_field)
+    meta = prepare(
+        inputs,
+        ns.out,
+        cfg,
+        workers=ns.workers,
+        num_shards=ns.num_shards,
+        shard_index=ns.shard_index,
+        tokenizer_only=ns.tokenizer_only,
+        overwrite=ns.overwrite,
+        text_field=ns.text_field,
+    )
     if meta is not None:
         print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
 
 
 # ---------------------------------------------------------------- pretrain
+
 
 def _preset_name(argv: list[str]) -> str:
     """The --preset given on the command line (it sets the defaults every other option overrides)."""
@@ -89,8 +154,12 @@ def _preset_name(argv: list[str]) -> str:
     return "tiny"
 
 
-RUN_RECORD_KEYS = {"schema_version": Optional[int], "data_fingerprint": Optional[dict],
-                   "max_seq_len": Optional[int], "processes": Optional[int]}
+RUN_RECORD_KEYS = {
+    "schema_version": Optional[int],
+    "data_fingerprint": Optional[dict],
+    "max_seq_len": Optional[int],
+    "processes": Optional[int],
+}
 """Keys of a run's run.json that are records, not options: accepted (and ignored) in a --config
 file, so that ``--config RUN/run.json`` repeats a run's configuration."""
 
@@ -124,24 +193,42 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
     body) when resuming it."""
     chosen = preset(preset_name)
     parser = ArgumentParser(prog="electra pretrain", description="Pretrain ELECTRA or the MLM baseline.")
-    parser.add_argument("--config", action=ActionConfigFile,
-                        help="YAML with model/recipe/train overrides, or a run's run.json")
-    parser.add_argument("--data", type=Optional[Path], default=None,
-                        help="folder written by 'electra prepare' (with --resume: the run's, unless given)")
+    parser.add_argument(
+        "--config", action=ActionConfigFile, help="YAML with model/recipe/train overrides, or a run's run.json"
+    )
+    parser.add_argument(
+        "--data",
+        type=Optional[Path],
+        default=None,
+        help="folder written by 'electra prepare' (with --resume: the run's, unless given)",
+    )
     parser.add_argument("--out", type=Optional[Path], default=None, help="run folder")
     parser.add_argument("--preset", choices=list(PRESETS), default="tiny", help="model size and its defaults")
-    parser.add_argument("--objective", choices=["electra", "mlm"], default="electra")
+    parser.add_argument(
+        "--objective",
+        choices=list(OBJECTIVES),
+        default="electra",
+        help="electra (the paper's replaced token detection), mlm (BERT's baseline) or one of the "
+        "paper's ablations: electra15, replace-mlm, all-tokens-mlm (docs/objectives.md)",
+    )
     parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
     parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
     parser.add_argument("--max-flops", type=Optional[float], default=None, help="alias of --train.max_flops")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its newest good checkpoint, with its own "
-                             "configuration and data; only the budget, save/log cadence, keep_checkpoints, "
-                             "device, fsdp, compile and loggers may change")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its newest good checkpoint, with its own "
+        "configuration and data; only the budget, save/log cadence, keep_checkpoints, "
+        "device, fsdp, compile and loggers may change",
+    )
     parser.add_argument("--save-every", type=Optional[int], default=None, help="alias of --train.save_every")
     parser.add_argument("--deterministic", action="store_true", help="alias of --train.deterministic true")
-    parser.add_argument("--init", type=Optional[Path], default=None,
-                        help="start from the weights in this run / model-pair folder (continued pretraining)")
+    parser.add_argument(
+        "--init",
+        type=Optional[Path],
+        default=None,
+        help="start from the weights in this run / model-pair folder (continued pretraining)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="build the models, report, exit")
     parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -169,9 +256,13 @@ def job_from(ns: Namespace):
         train.save_every = ns.save_every
     if ns.deterministic:
         train.deterministic = True
-    return PretrainJob(objective=ns.objective, model=_build(ModelConfig, ns.model, "model"),
-                       recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
-                       train=_build(TrainConfig, train, "train"), preset=ns.preset)
+    return PretrainJob(
+        objective=ns.objective,
+        model=_build(ModelConfig, ns.model, "model"),
+        recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
+        train=_build(TrainConfig, train, "train"),
+        preset=ns.preset,
+    )
 
 
 def run_pretrain(ns: Namespace) -> None:
@@ -183,8 +274,10 @@ def run_pretrain(ns: Namespace) -> None:
         if ns.json:
             print(json.dumps(report))
         else:
-            print(f"discriminator parameters: {report['discriminator_parameters']:,}\n"
-                  f"generator parameters:     {report['generator_parameters']:,}")
+            print(
+                f"discriminator parameters: {report['discriminator_parameters']:,}\n"
+                f"generator parameters:     {report['generator_parameters']:,}"
+            )
         return
     if ns.resume and ns.out is not None:
         from electra.train.resume import check_resumable
@@ -201,11 +294,17 @@ def run_pretrain(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- validate
 
+
 def validate_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra validate", description="Judge a generator + discriminator pair.")
     parser.add_argument("--model", type=Path, required=True, help="run, checkpoint or shipped-pair folder")
-    parser.add_argument("--data", type=Path, nargs="+", required=True,
-                        help="a prepared folder, or raw text files/folders (tokenized with the model's tokenizer)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="a prepared folder, or raw text files/folders (tokenized with the model's tokenizer)",
+    )
     parser.add_argument("--max-examples", type=int, default=4000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -217,8 +316,9 @@ def validate_parser() -> ArgumentParser:
 def run_validate(ns: Namespace) -> None:
     from electra.validate import validate
 
-    result = validate(ns.model, ns.data, batch_size=ns.batch_size, max_examples=ns.max_examples,
-                      seed=ns.seed, device=ns.device)
+    result = validate(
+        ns.model, ns.data, batch_size=ns.batch_size, max_examples=ns.max_examples, seed=ns.seed, device=ns.device
+    )
     if ns.json:
         print(json.dumps(result))
     else:
@@ -228,10 +328,14 @@ def run_validate(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- demo
 
+
 def demo_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="electra demo",
-                            description="Prepare the built-in corpus, pretrain a tiny ELECTRA live, show detections.")
-    parser.add_argument("--out", type=Optional[Path], default=None, help="keep the demo run here (default: a temp folder)")
+    parser = ArgumentParser(
+        prog="electra demo", description="Prepare the built-in corpus, pretrain a tiny ELECTRA live, show detections."
+    )
+    parser.add_argument(
+        "--out", type=Optional[Path], default=None, help="keep the demo run here (default: a temp folder)"
+    )
     parser.add_argument("--minutes", type=float, default=4.0, help="live pretraining budget")
     parser.add_argument("--sentence", type=Optional[str], default=None, help="sentence to corrupt and inspect")
     parser.add_argument("--shipped-model-path", action="store_true", help="print the shipped pair's folder and exit")
@@ -249,32 +353,62 @@ def run_demo(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- finetune, evaluate, predict
 
+
 def finetune_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra finetune", description="Fine-tune a discriminator on a labelled task.")
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
-    parser.add_argument("--model", type=Path, required=True,
-                        help="pretraining run (ELECTRA: its discriminator; MLM: its mlm/ model), checkpoint, "
-                             "discriminator or shipped-pair folder, or an ELECTRA / BERT encoder folder; "
-                             "a pair's generator is refused")
-    parser.add_argument("--task", type=str, required=True,
-                        help="classification, pair-classification, regression, tagging, qa, or a GLUE name "
-                             "(cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte)")
-    parser.add_argument("--data", type=str, required=True,
-                        help="folder with train/dev/test files, a training file, or a Hugging Face "
-                             "datasets name such as glue/sst2 (needs 'datasets' and the network)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="pretraining run (ELECTRA: its discriminator; MLM: its mlm/ model), checkpoint, "
+        "discriminator or shipped-pair folder, or an ELECTRA / BERT encoder folder; "
+        "a pair's generator is refused",
+    )
+    parser.add_argument(
+        "--task",
+        type=str,
+        required=True,
+        help="classification, pair-classification, regression, tagging, qa, or a GLUE name "
+        "(cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte)",
+    )
+    parser.add_argument(
+        "--data",
+        type=str,
+        required=True,
+        help="folder with train/dev/test files, a training file, or a Hugging Face "
+        "datasets name such as glue/sst2 (needs 'datasets' and the network)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder (results.json, seed-N/)")
     parser.add_argument("--seeds", type=str, default="1", help="comma-separated fine-tuning seeds, e.g. 1,2,3")
-    parser.add_argument("--init", choices=["pretrained", "random"], default="pretrained",
-                        help="'random': same architecture from fresh weights (the no-pretraining baseline)")
-    parser.add_argument("--text-columns", type=Optional[str], default=None,
-                        help="comma-separated text column names (default: sentence / sentence1,sentence2 / ...)")
+    parser.add_argument(
+        "--init",
+        choices=["pretrained", "random"],
+        default="pretrained",
+        help="'random': same architecture from fresh weights (the no-pretraining baseline)",
+    )
+    parser.add_argument(
+        "--text-columns",
+        type=Optional[str],
+        default=None,
+        help="comma-separated text column names (default: sentence / sentence1,sentence2 / ...)",
+    )
     parser.add_argument("--label-column", type=Optional[str], default=None, help="label column name")
-    parser.add_argument("--tagging-scheme", choices=["auto", "span", "token"], default="auto",
-                        help="tagging: score entity spans (BIO/BIOES) or token accuracy; auto detects")
-    parser.add_argument("--token-column", type=Optional[int], default=None,
-                        help="CoNLL: index of the word column (default 0)")
-    parser.add_argument("--tag-column", type=Optional[int], default=None,
-                        help="CoNLL: index of the tag column (default -1, the last; CoNLL-2003 POS: 1)")
+    parser.add_argument(
+        "--tagging-scheme",
+        choices=["auto", "span", "token"],
+        default="auto",
+        help="tagging: score entity spans (BIO/BIOES) or token accuracy; auto detects",
+    )
+    parser.add_argument(
+        "--token-column", type=Optional[int], default=None, help="CoNLL: index of the word column (default 0)"
+    )
+    parser.add_argument(
+        "--tag-column",
+        type=Optional[int],
+        default=None,
+        help="CoNLL: index of the tag column (default -1, the last; CoNLL-2003 POS: 1)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier fine-tuning run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_dataclass_flags(parser, FinetuneConfig)
@@ -284,35 +418,66 @@ def finetune_parser() -> ArgumentParser:
 def run_finetune(ns: Namespace) -> None:
     from electra.finetune.run import FinetuneJob, finetune
 
-    job = FinetuneJob(model=ns.model, task=ns.task, data=ns.data, out=ns.out, seeds=_int_list(ns.seeds, "seeds"),
-                      init=ns.init, settings=dataclass_from_flags(FinetuneConfig, ns),
-                      text_columns=_name_list(ns.text_columns), label_column=ns.label_column,
-                      tagging_scheme=ns.tagging_scheme, overwrite=ns.overwrite, token_column=ns.token_column, tag_column=ns.tag_column)
+    job = FinetuneJob(
+        model=ns.model,
+        task=ns.task,
+        data=ns.data,
+        out=ns.out,
+        seeds=_int_list(ns.seeds, "seeds"),
+        init=ns.init,
+        settings=dataclass_from_flags(FinetuneConfig, ns),
+        text_columns=_name_list(ns.text_columns),
+        label_column=ns.label_column,
+        tagging_scheme=ns.tagging_scheme,
+        overwrite=ns.overwrite,
+        token_column=ns.token_column,
+        tag_column=ns.tag_column,
+    )
     results = finetune(job, progress=not ns.no_progress)
-    print(json.dumps({k: results[k] for k in ("task", "init", "seeds", "main_metric", "dev", "test", "best_seed")
-                      if k in results}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: results[k]
+                for k in ("task", "init", "seeds", "main_metric", "dev", "test", "best_seed")
+                if k in results
+            },
+            indent=2,
+        )
+    )
 
 
 def model_data_parser(prog: str, description: str, data_help: str) -> ArgumentParser:
     parser = ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--model", type=Path, required=True,
-                        help="fine-tuning run folder (its best seed), one of its seed-N folders, or a fine-tuned "
-                             "transformers ELECTRA folder (electra export's output)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="a fine-tuning run folder (its best seed is used), one of its seed-N folders, or an exported "
+        "folder: a fine-tuned transformers ELECTRA folder (electra export's output, or anyone's "
+        "ElectraForSequenceClassification / ElectraForTokenClassification / ElectraForQuestionAnswering)",
+    )
     parser.add_argument("--data", type=Path, required=True, help=data_help)
     parser.add_argument("--out", type=Optional[Path], default=None, help="write the result here (default: stdout)")
     parser.add_argument("--device", type=str, default="auto")
-    parser.add_argument("--text-columns", type=Optional[str], default=None,
-                        help="comma-separated text column names (default: those the model was fine-tuned with)")
-    parser.add_argument("--label-column", type=Optional[str], default=None,
-                        help="label column name (tagging JSONL: the tag key)")
+    parser.add_argument(
+        "--text-columns",
+        type=Optional[str],
+        default=None,
+        help="comma-separated text column names (default: those the model was fine-tuned with)",
+    )
+    parser.add_argument(
+        "--label-column", type=Optional[str], default=None, help="label column name (tagging JSONL: the tag key)"
+    )
     parser.add_argument("--token-column", type=Optional[int], default=None, help="CoNLL: index of the word column")
     parser.add_argument("--tag-column", type=Optional[int], default=None, help="CoNLL: index of the tag column")
     return parser
 
 
 EVALUATE_DATA_HELP = "a labelled TSV / CSV / JSONL / CoNLL / SQuAD JSON file"
-PREDICT_DATA_HELP = ("a TSV / CSV / JSONL / CoNLL / SQuAD JSON file; for a sentence model also plain text "
-                     "(.txt: one example a line, a tab between a pair's texts)")
+PREDICT_DATA_HELP = (
+    "a TSV / CSV / JSONL / CoNLL / SQuAD JSON file; for a sentence model also plain text "
+    "(.txt: one example a line, a tab between a pair's texts)"
+)
 
 
 def _columns(ns: Namespace):
@@ -351,15 +516,26 @@ def _name_list(text: str | None) -> tuple[str, ...] | None:
 
 # ---------------------------------------------------------------- export
 
+
 def export_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="electra export",
-                            description="Write a folder that transformers loads with from_pretrained.")
-    parser.add_argument("src", type=Path, help="pretraining run / model pair / checkpoint, fine-tuning run, or model folder")
+    parser = ArgumentParser(
+        prog="electra export", description="Write a folder that transformers loads with from_pretrained."
+    )
+    parser.add_argument(
+        "src", type=Path, help="pretraining run / model pair / checkpoint, fine-tuning run, or model folder"
+    )
     parser.add_argument("out", type=Path, help="output folder")
-    parser.add_argument("--part", choices=["discriminator", "generator"], default="discriminator",
-                        help="which network of a pretraining run (a generator is exported only when asked for)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an earlier export in OUT (a folder holding anything else is never written into)")
+    parser.add_argument(
+        "--part",
+        choices=["discriminator", "generator"],
+        default="discriminator",
+        help="which network of a pretraining run (a generator is exported only when asked for)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export in OUT (a folder holding anything else is never written into)",
+    )
     return parser
 
 
@@ -372,11 +548,13 @@ def run_export(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- bench
 
+
 def bench_parser() -> ArgumentParser:
     from electra.bench import BenchConfig
 
-    parser = ArgumentParser(prog="electra bench",
-                            description="Time our pretraining step against transformers' ELECTRA classes.")
+    parser = ArgumentParser(
+        prog="electra bench", description="Time our pretraining step against transformers' ELECTRA classes."
+    )
     add_dataclass_flags(parser, BenchConfig, exclude=("compile", "memory"))
     parser.add_argument("--compile", action="store_true", help="time our step under torch.compile")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
@@ -395,14 +573,19 @@ def run_bench(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- detect / corrupt
 
+
 def detect_parser(prog: str, description: str, model_help: str) -> ArgumentParser:
     parser = ArgumentParser(prog=prog, description=description)
     parser.add_argument("text", help="the text to look at")
     parser.add_argument("--model", type=Path, required=True, help=model_help)
     parser.add_argument("--json", action="store_true", help="print a JSON list of {token, p_replaced, ...}")
     parser.add_argument("--html", type=Optional[Path], default=None, help="also write a self-contained HTML heat-map")
-    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto",
-                        help="shade tokens in the terminal (auto: when stdout is a terminal)")
+    parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="shade tokens in the terminal (auto: when stdout is a terminal)",
+    )
     if prog.endswith("corrupt"):
         parser.add_argument("--seed", type=int, default=0, help="which tokens are replaced, and by what")
         parser.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens the generator replaces")
@@ -440,6 +623,7 @@ def _show_scores(ns: Namespace, scores, title: str) -> None:
 
 # ---------------------------------------------------------------- plot
 
+
 def plot_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="electra plot", description="PNG training curves from a run's metrics.jsonl.")
     parser.add_argument("run", type=Path, help="run folder of 'electra pretrain'")
@@ -456,86 +640,152 @@ def run_plot(ns: Namespace) -> None:
 
 # ---------------------------------------------------------------- compare
 
+
 def compare_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="electra compare",
-                            description="Pretrain ELECTRA and MLM on the same budget, fine-tune both, report.")
+    parser = ArgumentParser(
+        prog="electra compare", description="Pretrain ELECTRA and MLM on the same budget, fine-tune both, report."
+    )
     parser.add_argument("--data", type=Path, required=True, help="folder written by 'electra prepare'")
     parser.add_argument("--task-data", type=str, required=True, help="the task's data (as for electra finetune)")
     parser.add_argument("--task", type=str, required=True, help="task kind or GLUE name (as for electra finetune)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (report.md, results.json, plots)")
     parser.add_argument("--preset", choices=list(PRESETS), default="tiny")
-    parser.add_argument("--budget", type=float, required=True,
-                        help="per objective: model FLOPs (default unit) or minutes (--budget-unit minutes)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        required=True,
+        help="per objective: model FLOPs (default unit) or minutes (--budget-unit minutes)",
+    )
     parser.add_argument("--budget-unit", choices=["flops", "minutes"], default="flops")
     parser.add_argument("--fractions", type=str, default="0.25,0.5,1", help="budget fractions to fine-tune at")
-    parser.add_argument("--arms", type=str, default="electra,mlm",
-                        help="objectives to compare: electra, mlm, electra15 (discriminator loss on selected only)")
+    parser.add_argument(
+        "--arms",
+        type=str,
+        default="electra,mlm",
+        help="objectives to compare, comma-separated: " + ", ".join(OBJECTIVES) + " (docs/objectives.md)",
+    )
     parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds")
     parser.add_argument("--device", type=str, default="auto")
     parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="fp32",
-                        help="pretraining autocast dtype of both arms (bf16: GPUs, CPUs with AVX-512 bf16)")
-    parser.add_argument("--init-scheme", choices=list(INIT_SCHEMES), default="bert",
-                        help="starting weights of every arm and of the random-init baseline ('local': see "
-                             "docs/small-budgets.md)")
-    parser.add_argument("--generator-fraction", type=Optional[float], default=None,
-                        help="ELECTRA arms: generator width / discriminator width (default: the preset's)")
-    parser.add_argument("--generator-layers", type=Optional[int], default=None,
-                        help="ELECTRA arms: generator depth (default: the discriminator's)")
+    parser.add_argument(
+        "--dtype",
+        choices=list(DTYPES),
+        default="fp32",
+        help="pretraining autocast dtype of both arms (bf16: GPUs, CPUs with AVX-512 bf16)",
+    )
+    parser.add_argument(
+        "--init-scheme",
+        choices=list(INIT_SCHEMES),
+        default="bert",
+        help="starting weights of every arm and of the random-init baseline ('local': see docs/small-budgets.md)",
+    )
+    parser.add_argument(
+        "--generator-fraction",
+        type=Optional[float],
+        default=None,
+        help="ELECTRA arms: generator width / discriminator width (default: the preset's)",
+    )
+    parser.add_argument(
+        "--generator-layers",
+        type=Optional[int],
+        default=None,
+        help="ELECTRA arms: generator depth (default: the discriminator's)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))
     return parser
 
 
 def run_compare(ns: Namespace) -> None:
-    from electra.compare import CompareJob, run_compare as compare
+    from electra.compare import CompareJob
+    from electra.compare import run_compare as compare
 
     try:
         fractions = tuple(float(x) for x in ns.fractions.split(","))
     except ValueError as exc:
         raise ElectraError(f"invalid --fractions {ns.fractions!r}: comma-separated numbers") from exc
     settings = FinetuneConfig(**{f.name: ns[f.name] for f in dataclasses.fields(FinetuneConfig) if f.name != "device"})
-    job = CompareJob(data=ns.data, task_data=ns.task_data, task=ns.task, out=ns.out, preset=ns.preset,
-                     budget=ns.budget, unit=ns.budget_unit, fractions=fractions,
-                     arms=tuple(_name_list(ns.arms) or ()), seeds=_int_list(ns.seeds, "seeds"), finetune=settings,
-                     device=ns.device, seed=ns.seed, dtype=ns.dtype, init_scheme=ns.init_scheme,
-                     generator_fraction=ns.generator_fraction, generator_layers=ns.generator_layers)
+    job = CompareJob(
+        data=ns.data,
+        task_data=ns.task_data,
+        task=ns.task,
+        out=ns.out,
+        preset=ns.preset,
+        budget=ns.budget,
+        unit=ns.budget_unit,
+        fractions=fractions,
+        arms=tuple(_name_list(ns.arms) or ()),
+        seeds=_int_list(ns.seeds, "seeds"),
+        finetune=settings,
+        device=ns.device,
+        seed=ns.seed,
+        dtype=ns.dtype,
+        init_scheme=ns.init_scheme,
+        generator_fraction=ns.generator_fraction,
+        generator_layers=ns.generator_layers,
+    )
     compare(job, progress=not ns.no_progress)
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- glue
 
+
 def glue_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="electra glue",
-                            description="Fine-tune on every GLUE task of a download; report the paper's dev table.")
+    parser = ArgumentParser(
+        prog="electra glue", description="Fine-tune on every GLUE task of a download; report the paper's dev table."
+    )
     parser.add_argument("--model", type=Path, required=True, help="the model to fine-tune (as for electra finetune)")
-    parser.add_argument("--data", type=Path, required=True,
-                        help="the GLUE folder: CoLA/, SST-2/, MRPC/, QQP/, STS-B/, MNLI/, QNLI/, RTE/ as the official "
-                             "download names them (missing ones are skipped; WNLI is never run)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output folder (results.json, report.md, one fine-tuning run per task); a rerun "
-                             "skips finished tasks")
-    parser.add_argument("--tasks", type=Optional[str], default=None,
-                        help="comma-separated tasks (cola,sst2,mrpc,qqp,stsb,mnli,qnli,rte; default: all found)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="the GLUE folder: CoLA/, SST-2/, MRPC/, QQP/, STS-B/, MNLI/, QNLI/, RTE/ as the official "
+        "download names them (missing ones are skipped; WNLI is never run)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (results.json, report.md, one fine-tuning run per task); a rerun skips finished tasks",
+    )
+    parser.add_argument(
+        "--tasks",
+        type=Optional[str],
+        default=None,
+        help="comma-separated tasks (cola,sst2,mrpc,qqp,stsb,mnli,qnli,rte; default: all found)",
+    )
     parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds per task (the paper: 10)")
-    parser.add_argument("--init", choices=["pretrained", "random"], default="pretrained",
-                        help="'random': the same architecture from fresh weights (the no-pretraining baseline)")
+    parser.add_argument(
+        "--init",
+        choices=["pretrained", "random"],
+        default="pretrained",
+        help="'random': the same architecture from fresh weights (the no-pretraining baseline)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_dataclass_flags(parser, FinetuneConfig)
     return parser
 
 
 def run_glue(ns: Namespace) -> None:
-    from electra.glue import GlueJob, run_glue as glue
+    from electra.glue import GlueJob
+    from electra.glue import run_glue as glue
 
-    job = GlueJob(model=ns.model, data=ns.data, out=ns.out, tasks=_name_list(ns.tasks),
-                  seeds=_int_list(ns.seeds, "seeds"), init=ns.init, settings=dataclass_from_flags(FinetuneConfig, ns))
+    job = GlueJob(
+        model=ns.model,
+        data=ns.data,
+        out=ns.out,
+        tasks=_name_list(ns.tasks),
+        seeds=_int_list(ns.seeds, "seeds"),
+        init=ns.init,
+        settings=dataclass_from_flags(FinetuneConfig, ns),
+    )
     glue(job, progress=not ns.no_progress)
     print((ns.out / "report.md").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- dispatch
+
 
 def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
     """One ``--field-name`` option per dataclass field, typed and documented from the class."""
@@ -544,8 +794,13 @@ def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = 
     for field in dataclasses.fields(cls):
         if field.name in exclude:
             continue
-        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=hints[field.name],
-                            default=getattr(defaults, field.name), help=_field_doc(cls, field.name))
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=field.name,
+            type=hints[field.name],
+            default=getattr(defaults, field.name),
+            help=_field_doc(cls, field.name),
+        )
 
 
 def dataclass_from_flags(cls, ns: Namespace):
@@ -576,17 +831,34 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     "validate": (lambda argv: validate_parser(), run_validate),
     "demo": (lambda argv: demo_parser(), run_demo),
     "finetune": (lambda argv: finetune_parser(), run_finetune),
-    "evaluate": (lambda argv: model_data_parser("electra evaluate", "Score a fine-tuned model on a labelled file.",
-                                                EVALUATE_DATA_HELP), run_evaluate),
-    "predict": (lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model.",
-                                               PREDICT_DATA_HELP), run_predict),
+    "evaluate": (
+        lambda argv: model_data_parser(
+            "electra evaluate", "Score a fine-tuned model on a labelled file.", EVALUATE_DATA_HELP
+        ),
+        run_evaluate,
+    ),
+    "predict": (
+        lambda argv: model_data_parser("electra predict", "Predict with a fine-tuned model.", PREDICT_DATA_HELP),
+        run_predict,
+    ),
     "export": (lambda argv: export_parser(), run_export),
     "bench": (lambda argv: bench_parser(), run_bench),
-    "detect": (lambda argv: detect_parser("electra detect", "Show the discriminator's P(replaced) per token.",
-                                          "discriminator: a run, checkpoint, pair or model folder"), run_detect),
-    "corrupt": (lambda argv: detect_parser("electra corrupt", "Corrupt a text with the generator; score it.",
-                                           "generator + discriminator pair: a run, checkpoint or the shipped pair"),
-                run_corrupt),
+    "detect": (
+        lambda argv: detect_parser(
+            "electra detect",
+            "Show the discriminator's P(replaced) per token.",
+            "discriminator: a run, checkpoint, pair or model folder",
+        ),
+        run_detect,
+    ),
+    "corrupt": (
+        lambda argv: detect_parser(
+            "electra corrupt",
+            "Corrupt a text with the generator; score it.",
+            "generator + discriminator pair: a run, checkpoint or the shipped pair",
+        ),
+        run_corrupt,
+    ),
     "plot": (lambda argv: plot_parser(), run_plot),
     "compare": (lambda argv: compare_parser(), run_compare),
     "glue": (lambda argv: glue_parser(), run_glue),

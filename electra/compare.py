@@ -1,11 +1,11 @@
 """``electra compare``: ELECTRA against MLM at equal pretraining compute, on the user's data and task.
 
-1. Pretrain each arm (``electra``, ``mlm``, optionally ``electra15``: the paper's ablation with
-   the discriminator loss on the selected positions only) with the same discriminator size on
+1. Pretrain each arm (an objective of ``electra.objectives``: by default ``electra`` and ``mlm``;
+   the paper's ablations ``electra15``, ``replace-mlm`` and ``all-tokens-mlm`` too) with the same encoder size on
    the same data for the same budget: model FLOPs of both networks (``electra.flops``, default)
    or wall-clock minutes. Snapshots of the networks are kept at each budget fraction
    (``OUT/pretrain/ARM/snapshots/FRACTION``).
-2. Fine-tune every snapshot's discriminator (the MLM model's encoder for ``mlm``) on the task
+2. Fine-tune every snapshot's encoder (the objective's ``encoder`` network) on the task
    with every seed, and the same architecture from random initialisation.
 3. Write ``OUT/results.json`` (per arm and fraction: FLOPs, per-seed and median scores),
    ``OUT/report.md`` (the table, the pretraining state of each arm, the verdict and the commands
@@ -32,15 +32,14 @@ from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
 from electra.finetune.run import FinetuneJob, finetune
+from electra.objectives import NETWORK_FOLDERS, OBJECTIVES, objective_class
+from electra.objectives.pieces import PLATEAU_TOLERANCE
 from electra.plot import pyplot, save_figure
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
-from electra.train.loop import PLATEAU_TOLERANCE
 from electra.train.optim import mean_step_flops, steps_for_flops
 
 EARLY_ESCAPE_RECALL = 0.25
 """Below this recall on replaced tokens a discriminator off its plateau is reported as barely off it."""
-
-ARMS = ("electra", "mlm", "electra15")
 
 
 @dataclass
@@ -81,20 +80,27 @@ class CompareJob:
             raise ElectraError(f"invalid --budget {self.budget!r}: must be a positive number")
         if not self.fractions or any(not 0 < f <= 1 for f in self.fractions) or max(self.fractions) != 1.0:
             raise ElectraError(f"invalid --fractions {self.fractions!r}: values in (0, 1], ending with 1")
-        unknown = [a for a in self.arms if a not in ARMS]
+        unknown = [a for a in self.arms if a not in OBJECTIVES]
         if unknown or not self.arms:
-            raise ElectraError(f"invalid --arms {','.join(self.arms)}: choose from {', '.join(ARMS)}")
+            raise ElectraError(f"invalid --arms {','.join(self.arms)}: choose from {', '.join(OBJECTIVES)}")
         preset(self.preset)
 
 
 def run_compare(job: CompareJob, progress: bool = True) -> dict:
     meta = load_meta(job.data)
     runs = {arm: pretrain_arm(job, arm, meta, progress) for arm in job.arms}
-    scores = {arm: {name: finetune_snapshot(job, snapshot, f"{arm}/{name}", "pretrained", progress)
-                    for name, snapshot in snapshots_of(run, job).items()}
-              for arm, run in runs.items()}
-    first = runs[job.arms[0]]
-    random_init = finetune_snapshot(job, snapshots_of(first, job)[fraction_name(1.0)], "random", "random", progress)
+    scores = {
+        arm: {
+            name: finetune_snapshot(
+                job, snapshot / objective_class(arm).encoder, f"{arm}/{name}", "pretrained", progress
+            )
+            for name, snapshot in snapshots_of(run, job).items()
+        }
+        for arm, run in runs.items()
+    }
+    first = job.arms[0]
+    model = snapshots_of(runs[first], job)[fraction_name(1.0)] / objective_class(first).encoder
+    random_init = finetune_snapshot(job, model, "random", "random", progress)
     results = collect(job, runs, scores, random_init)
     write_json(job.out / "results.json", results)
     plots = write_plots(job, results, runs)
@@ -115,26 +121,28 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     the budget is expected to take (and the warm-up kept to a tenth of them); with minutes, the
     preset's ``max_steps`` is far beyond what a compare budget reaches."""
     chosen = preset(job.preset)
-    objective = "mlm" if arm == "mlm" else "electra"
     model = dataclasses.replace(chosen.model, init_scheme=job.init_scheme)
-    recipe = dataclasses.replace(chosen.objective, disc_selected_only=arm == "electra15",
-                                 generator_fraction=job.generator_fraction or chosen.objective.generator_fraction,
-                                 generator_layers=job.generator_layers)
+    recipe = dataclasses.replace(
+        chosen.objective,
+        generator_fraction=job.generator_fraction or chosen.objective.generator_fraction,
+        generator_layers=job.generator_layers,
+    )
     train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
-    base = data_job(PretrainJob(objective, model, recipe, train), meta)
+    base = data_job(PretrainJob(arm, model, recipe, train), meta)
     if job.unit == "minutes":
         train = dataclasses.replace(train, max_minutes=job.budget)
     else:
         step_flops = mean_step_flops(PretrainData(job.data), train.batch_size, train.seed, flops_counter(base))
         steps = steps_for_flops(job.budget, step_flops)
-        train = dataclasses.replace(train, max_flops=job.budget, max_steps=steps,
-                                    warmup_steps=min(train.warmup_steps, max(1, steps // 10)))
+        train = dataclasses.replace(
+            train, max_flops=job.budget, max_steps=steps, warmup_steps=min(train.warmup_steps, max(1, steps // 10))
+        )
     return dataclasses.replace(base, train=train)
 
 
 def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:
     run = job.out / "pretrain" / arm
-    final = run / ("mlm" if arm == "mlm" else "discriminator")
+    final = run / objective_class(arm).encoder
     if final.is_dir() and (run / "snapshots" / fraction_name(1.0)).is_dir():
         print(f"compare: {arm} pretraining already done ({run})", file=sys.stderr)
         return run
@@ -143,8 +151,9 @@ def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:
     snapshots = None
     if job.unit == "flops":
         snapshots = {fraction_name(f): f * job.budget for f in job.fractions}
-    run_pretraining(the_job, job.data, run, resume=(run / "checkpoints").is_dir(), progress=progress,
-                    snapshots=snapshots)
+    run_pretraining(
+        the_job, job.data, run, resume=(run / "checkpoints").is_dir(), progress=progress, snapshots=snapshots
+    )
     full = run / "snapshots" / fraction_name(1.0)
     if not full.is_dir():  # a minutes budget, or the schedule ended just short of the FLOPs: the final models
         _copy_models(run, full)
@@ -153,12 +162,14 @@ def pretrain_arm(job: CompareJob, arm: str, meta: dict, progress: bool) -> Path:
 
 def _copy_models(run: Path, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("discriminator", "generator", "mlm"):
+    for name in NETWORK_FOLDERS:
         if (run / name).is_dir():
             shutil.copytree(run / name, folder / name, dirs_exist_ok=True)
     rows = read_rows(run)
-    write_json(folder / "snapshot.json", {"step": rows[-1]["step"] if rows else 0,
-                                          "flops": rows[-1].get("flops") if rows else None})
+    write_json(
+        folder / "snapshot.json",
+        {"step": rows[-1]["step"] if rows else 0, "flops": rows[-1].get("flops") if rows else None},
+    )
 
 
 def snapshots_of(run: Path, job: CompareJob) -> dict[str, Path]:
@@ -167,8 +178,10 @@ def snapshots_of(run: Path, job: CompareJob) -> dict[str, Path]:
     found = {fraction_name(f): run / "snapshots" / fraction_name(f) for f in fractions}
     missing = [str(p) for p in found.values() if not p.is_dir()]
     if missing:
-        raise ElectraError(f"snapshots missing after pretraining: {', '.join(missing)} (budget too small "
-                           f"for even one step per fraction?)")
+        raise ElectraError(
+            f"snapshots missing after pretraining: {', '.join(missing)} (budget too small "
+            f"for even one step per fraction?)"
+        )
     return found
 
 
@@ -182,15 +195,25 @@ def read_rows(run: Path) -> list[dict]:
 # ---------------------------------------------------------------- fine-tuning
 
 
-def finetune_snapshot(job: CompareJob, snapshot: Path, name: str, init: str, progress: bool) -> dict:
+def finetune_snapshot(job: CompareJob, model: Path, name: str, init: str, progress: bool) -> dict:
     out = job.out / "finetune" / name
     if (out / "results.json").is_file():
         return json.loads((out / "results.json").read_text(encoding="utf-8"))
     print(f"compare: fine-tuning {name} on {job.task} ({len(job.seeds)} seeds)", file=sys.stderr)
-    model = snapshot / "mlm" if (snapshot / "mlm").is_dir() else snapshot / "discriminator"
     settings = dataclasses.replace(job.finetune, device=job.device)
-    return finetune(FinetuneJob(model=model, task=job.task, data=job.task_data, out=out, seeds=job.seeds,
-                                init=init, settings=settings, overwrite=True), progress=progress)
+    return finetune(
+        FinetuneJob(
+            model=model,
+            task=job.task,
+            data=job.task_data,
+            out=out,
+            seeds=job.seeds,
+            init=init,
+            settings=settings,
+            overwrite=True,
+        ),
+        progress=progress,
+    )
 
 
 # ---------------------------------------------------------------- results
@@ -200,8 +223,13 @@ def _split_scores(result: dict, metric: str) -> dict:
     """Median, spread and per-seed values of ``metric`` on test (dev when there is no test)."""
     split = "test" if "test" in result else "dev"
     values = [run[split][metric] for run in result["per_seed"] if split in run]
-    return {"split": split, "median": statistics.median(values), "min": min(values), "max": max(values),
-            "per_seed": values}
+    return {
+        "split": split,
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "per_seed": values,
+    }
 
 
 def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: dict) -> dict:
@@ -211,17 +239,31 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         arms[arm] = {}
         for name, result in by_fraction.items():
             snapshot = json.loads((runs[arm] / "snapshots" / name / "snapshot.json").read_text(encoding="utf-8"))
-            arms[arm][name] = {"flops": snapshot.get("flops"), "step": snapshot.get("step"),
-                               "checkpoint": str(runs[arm] / "snapshots" / name),
-                               **_split_scores(result, metric)}
+            arms[arm][name] = {
+                "flops": snapshot.get("flops"),
+                "step": snapshot.get("step"),
+                "checkpoint": str(runs[arm] / "snapshots" / name),
+                **_split_scores(result, metric),
+            }
         arms[arm]["pretraining"] = pretraining_state(runs[arm])
     trivial = random_init.get("baseline", {})
     split = "test" if "test" in trivial else "dev"
-    return {"task": job.task, "task_data": str(job.task_data), "metric": metric, "budget": job.budget,
-            "unit": job.unit, "preset": job.preset, "dtype": job.dtype, "init_scheme": job.init_scheme,
-            "generator_fraction": job.generator_fraction, "generator_layers": job.generator_layers, "seeds": job.seeds, "arms": arms,
-            "random_init": _split_scores(random_init, metric),
-            "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)}}
+    return {
+        "task": job.task,
+        "task_data": str(job.task_data),
+        "metric": metric,
+        "budget": job.budget,
+        "unit": job.unit,
+        "preset": job.preset,
+        "dtype": job.dtype,
+        "init_scheme": job.init_scheme,
+        "generator_fraction": job.generator_fraction,
+        "generator_layers": job.generator_layers,
+        "seeds": job.seeds,
+        "arms": arms,
+        "random_init": _split_scores(random_init, metric),
+        "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)},
+    }
 
 
 def pretraining_state(run: Path) -> dict:
@@ -230,8 +272,17 @@ def pretraining_state(run: Path) -> dict:
     if not rows:
         return {}
     last = rows[-1]
-    keys = ("step", "flops", "loss", "mlm_loss", "gen_acc", "disc_loss", "disc_baseline_loss", "disc_loss_ratio",
-            "disc_recall")
+    keys = (
+        "step",
+        "flops",
+        "loss",
+        "mlm_loss",
+        "gen_acc",
+        "disc_loss",
+        "disc_baseline_loss",
+        "disc_loss_ratio",
+        "disc_recall",
+    )
     return {k: last[k] for k in keys if k in last}
 
 
@@ -251,11 +302,18 @@ def score_plot(plt, job: CompareJob, results: dict) -> str:
     """The paper's Figure 1 at the user's scale: fine-tuned score against pretraining FLOPs."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for arm, by_fraction in results["arms"].items():
-        points = sorted((v["flops"] or 0.0, v["median"], v["min"], v["max"])
-                        for k, v in by_fraction.items() if k != "pretraining")
+        points = sorted(
+            (v["flops"] or 0.0, v["median"], v["min"], v["max"]) for k, v in by_fraction.items() if k != "pretraining"
+        )
         xs = [p[0] for p in points]
-        ax.errorbar(xs, [p[1] for p in points], yerr=[[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]],
-                    marker="o", capsize=3, label=arm)
+        ax.errorbar(
+            xs,
+            [p[1] for p in points],
+            yerr=[[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]],
+            marker="o",
+            capsize=3,
+            label=arm,
+        )
     ax.axhline(results["random_init"]["median"], color="grey", linestyle="--", label="random init")
     if results["trivial"]["score"] is not None:
         ax.axhline(results["trivial"]["score"], color="black", linestyle=":", label=results["trivial"]["predictor"])
@@ -296,18 +354,23 @@ def verdict(results: dict) -> list[str]:
     arms, random_init = results["arms"], results["random_init"]
     full = fraction_name(1.0)
     lines = []
-    if "electra" in arms and "mlm" in arms:
-        e, m = arms["electra"][full], arms["mlm"][full]
-        lines.append(f"- At the full budget ELECTRA {_versus(e, m)} MLM: {e['median']:.4f} vs {m['median']:.4f}.")
+    if len(arms) > 1:
+        ranked = sorted(arms, key=lambda arm: arms[arm][full]["median"], reverse=True)
+        order = ", ".join(f"{arm} {arms[arm][full]['median']:.4f}" for arm in ranked)
+        lines.append(f"- At the full budget, best first: {order}.")
     for arm, by_fraction in arms.items():
         score = by_fraction[full]
-        lines.append(f"- {arm} {_versus(score, random_init)} random initialisation "
-                     f"({score['median']:.4f} vs {random_init['median']:.4f}).")
+        lines.append(
+            f"- {arm} {_versus(score, random_init)} random initialisation "
+            f"({score['median']:.4f} vs {random_init['median']:.4f})."
+        )
         lines.extend(discriminator_state_line(arm, by_fraction["pretraining"]))
     if arms and all(by_fraction[full]["median"] <= random_init["median"] for by_fraction in arms.values()):
-        lines.append("- **No pretrained model beats random initialisation**: at this budget pretraining has "
-                     "not paid for itself on this task. Weights from a short pretraining run can fine-tune "
-                     "worse than fresh ones; see docs/finetuning.md and docs/small-budgets.md.")
+        lines.append(
+            "- **No pretrained model beats random initialisation**: at this budget pretraining has "
+            "not paid for itself on this task. Weights from a short pretraining run can fine-tune "
+            "worse than fresh ones; see docs/finetuning.md and docs/small-budgets.md."
+        )
     return lines
 
 
@@ -317,22 +380,29 @@ def discriminator_state_line(arm: str, state: dict) -> list[str]:
     if ratio is None:
         return []
     if ratio > PLATEAU_TOLERANCE:
-        return [f"- **{arm}'s discriminator never left the plateau where it calls every token 'original'**: "
-                f"its loss is {ratio:.3f} × the always-'original' baseline at the end (recall on replaced "
-                f"tokens {recall:.1%}). At this budget its fine-tuning starts from a detector that has "
-                f"learned almost nothing; see docs/small-budgets.md."]
+        return [
+            f"- **{arm}'s discriminator never left the plateau where it calls every token 'original'**: "
+            f"its loss is {ratio:.3f} × the always-'original' baseline at the end (recall on replaced "
+            f"tokens {recall:.1%}). At this budget its fine-tuning starts from a detector that has "
+            f"learned almost nothing; see docs/small-budgets.md."
+        ]
     if recall < EARLY_ESCAPE_RECALL:
-        return [f"- **{arm}'s discriminator had only begun to leave its plateau**: its loss is {ratio:.3f} × "
-                f"the always-'original' baseline at the end and it catches {recall:.1%} of the replaced "
-                f"tokens. More pretraining steps continue the escape; see docs/small-budgets.md."]
+        return [
+            f"- **{arm}'s discriminator had only begun to leave its plateau**: its loss is {ratio:.3f} × "
+            f"the always-'original' baseline at the end and it catches {recall:.1%} of the replaced "
+            f"tokens. More pretraining steps continue the escape; see docs/small-budgets.md."
+        ]
     return []
 
 
 def finetune_flags(settings: FinetuneConfig) -> str:
     """The ``electra finetune`` options that differ from their defaults."""
     default = FinetuneConfig()
-    return "".join(f" --{f.name.replace('_', '-')} {getattr(settings, f.name)}" for f in dataclasses.fields(settings)
-                   if getattr(settings, f.name) != getattr(default, f.name) and f.name != "device")
+    return "".join(
+        f" --{f.name.replace('_', '-')} {getattr(settings, f.name)}"
+        for f in dataclasses.fields(settings)
+        if getattr(settings, f.name) != getattr(default, f.name) and f.name != "device"
+    )
 
 
 def generator_note(job: CompareJob) -> str:
@@ -346,45 +416,73 @@ def generator_note(job: CompareJob) -> str:
 
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
-    lines = [f"# ELECTRA vs MLM at equal compute: {job.task}", "",
-             f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
-             f"{generator_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
-             f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
-             f"median over seeds (min–max).", "", "## Verdict", "", *verdict(results), "",
-             "## Fine-tuned scores", "",
-             "| task | objective | budget fraction | pretraining FLOPs | steps | median | min–max | per seed |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# ELECTRA vs MLM at equal compute: {job.task}",
+        "",
+        f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
+        f"{generator_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+        f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
+        f"median over seeds (min–max).",
+        "",
+        "## Verdict",
+        "",
+        *verdict(results),
+        "",
+        "## Fine-tuned scores",
+        "",
+        "| task | objective | budget fraction | pretraining FLOPs | steps | median | min–max | per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for arm, by_fraction in results["arms"].items():
         for name, v in by_fraction.items():
             if name == "pretraining":
                 continue
             flops = f"{v['flops']:.3g}" if v["flops"] is not None else "?"
             seeds = ", ".join(f"{x:.4f}" for x in v["per_seed"])
-            lines.append(f"| {job.task} | {arm} | {name} | {flops} | {v['step']} | {v['median']:.4f} | "
-                         f"{v['min']:.4f}–{v['max']:.4f} | {seeds} |")
+            lines.append(
+                f"| {job.task} | {arm} | {name} | {flops} | {v['step']} | {v['median']:.4f} | "
+                f"{v['min']:.4f}–{v['max']:.4f} | {seeds} |"
+            )
     r = results["random_init"]
-    lines.append(f"| {job.task} | random init | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
-                 f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |")
+    lines.append(
+        f"| {job.task} | random init | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
+        f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |"
+    )
     if results["trivial"]["score"] is not None:
-        lines.append(f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
-                     f"{results['trivial']['score']:.4f} | | |")
-    lines += ["", "## Pretraining at the end of the budget", "",
-              "| objective | steps | FLOPs | MLM loss | generator acc | disc loss / baseline | disc recall |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
+            f"{results['trivial']['score']:.4f} | | |"
+        )
+    lines += [
+        "",
+        "## Pretraining at the end of the budget",
+        "",
+        "| objective | steps | FLOPs | MLM loss | generator acc | disc loss / baseline | disc recall |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for arm, by_fraction in results["arms"].items():
         s = by_fraction["pretraining"]
         ratio = "–" if s.get("disc_loss_ratio") is None else f"{s['disc_loss_ratio']:.3f}"
         recall = "–" if s.get("disc_recall") is None else f"{s['disc_recall']:.3f}"
-        lines.append(f"| {arm} | {s.get('step')} | {s.get('flops', 0):.3g} | {s.get('mlm_loss', float('nan')):.3f} | "
-                     f"{s.get('gen_acc', float('nan')):.3f} | {ratio} | {recall} |")
+        lines.append(
+            f"| {arm} | {s.get('step')} | {s.get('flops', 0):.3g} | {s.get('mlm_loss', float('nan')):.3f} | "
+            f"{s.get('gen_acc', float('nan')):.3f} | {ratio} | {recall} |"
+        )
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
-    lines += ["", "## Reproducing a number", "",
-              "Every snapshot is a model folder; fine-tuning it again with the same seeds gives the same "
-              "scores, e.g.:", "", "```bash"]
+    lines += [
+        "",
+        "## Reproducing a number",
+        "",
+        "Every snapshot is a model folder; fine-tuning it again with the same seeds gives the same scores, e.g.:",
+        "",
+        "```bash",
+    ]
     for arm, by_fraction in results["arms"].items():
         v = by_fraction[fraction_name(1.0)]
-        model = Path(v["checkpoint"]) / ("mlm" if arm == "mlm" else "discriminator")
-        lines.append(f"electra finetune --model {model} --task {job.task} --data {job.task_data} "
-                     f"--seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} --out rerun-{arm}")
+        model = Path(v["checkpoint"]) / objective_class(arm).encoder
+        lines.append(
+            f"electra finetune --model {model} --task {job.task} --data {job.task_data} "
+            f"--seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} --out rerun-{arm}"
+        )
     lines += ["```", ""]
     return "\n".join(lines)

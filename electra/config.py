@@ -2,7 +2,7 @@
 
 Field names of :class:`ModelConfig` are those of ``transformers.ElectraConfig`` so that a
 checkpoint's ``config.json`` reads the same in both worlds. Presets are code: ``small``,
-``base`` and ``large`` follow ``RECIPE.md`` (paper Table 6); ``tiny`` is this project's own
+``base`` and ``large`` follow ``docs/recipe.md`` (paper Table 6); ``tiny`` is this project's own
 size for CPU tests and demos. Every dataclass validates itself in ``__post_init__`` and names
 the offending field.
 """
@@ -88,20 +88,33 @@ class ModelConfig:
     random-initialisation baseline starts the same way. ``transformers`` ignores it."""
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
-                     "num_attention_heads", "intermediate_size", "max_position_embeddings",
-                     "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
-        _require(self.hidden_size % self.num_attention_heads == 0, "num_attention_heads",
-                 f"{self.num_attention_heads} does not divide hidden_size {self.hidden_size}")
+        _require(
+            self.hidden_size % self.num_attention_heads == 0,
+            "num_attention_heads",
+            f"{self.num_attention_heads} does not divide hidden_size {self.hidden_size}",
+        )
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, name)
             _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value!r}")
         _require(self.initializer_range > 0, "initializer_range", "must be positive")
         _require(self.layer_norm_eps > 0, "layer_norm_eps", "must be positive")
-        _require(self.init_scheme in INIT_SCHEMES, "init_scheme",
-                 f"must be one of {', '.join(INIT_SCHEMES)}, got {self.init_scheme!r}")
+        _require(
+            self.init_scheme in INIT_SCHEMES,
+            "init_scheme",
+            f"must be one of {', '.join(INIT_SCHEMES)}, got {self.init_scheme!r}",
+        )
 
     def scaled(self, fraction: float, layers: int | None = None) -> ModelConfig:
         """The generator's shape: same embeddings, width/heads/FFN times ``fraction``, and
@@ -121,8 +134,9 @@ class ModelConfig:
     def to_hf_dict(self, architecture: str) -> dict[str, Any]:
         """A ``config.json`` body that ``transformers.ElectraConfig`` reads as is."""
         body = dataclasses.asdict(self)
-        body.update(model_type="electra", architectures=[architecture], hidden_act="gelu",
-                    electra_schema_version=SCHEMA_VERSION)
+        body.update(
+            model_type="electra", architectures=[architecture], hidden_act="gelu", electra_schema_version=SCHEMA_VERSION
+        )
         return body
 
     @classmethod
@@ -143,7 +157,7 @@ class ModelConfig:
 
 @dataclass
 class ObjectiveConfig:
-    """Settings of the pretraining objectives (RECIPE.md, "Pretraining objective")."""
+    """Settings of the pretraining objectives (docs/recipe.md, "Objective: replaced token detection")."""
 
     mask_prob: float = 0.15
     """Share of real tokens selected per sequence (0.25 for Large)."""
@@ -160,8 +174,6 @@ class ObjectiveConfig:
     """Sampling temperature of the generator (ELECTRA only)."""
     disallow_correct: bool = False
     """Forbid sampling the original token, so every selected position is replaced."""
-    disc_selected_only: bool = False
-    """The paper's "ELECTRA 15%" ablation: the discriminator loss only over the selected positions."""
     mask_token_prob: float = 0.85
     """ELECTRA: share of selected positions shown to the generator as [MASK]; the rest keep
     their token. (The MLM baseline always uses BERT's 80/10/10.)"""
@@ -170,11 +182,16 @@ class ObjectiveConfig:
         _require(0 < self.mask_prob < 1, "mask_prob", f"must be in (0, 1), got {self.mask_prob!r}")
         _require(self.disc_weight >= 0, "disc_weight", "must be >= 0")
         _require(self.gen_weight >= 0, "gen_weight", "must be >= 0")
-        _require(0 < self.generator_fraction <= 1, "generator_fraction",
-                 f"must be in (0, 1], got {self.generator_fraction!r}")
-        _require(self.generator_layers is None or (isinstance(self.generator_layers, int)
-                                                    and self.generator_layers > 0),
-                 "generator_layers", f"must be a positive integer or None, got {self.generator_layers!r}")
+        _require(
+            0 < self.generator_fraction <= 1,
+            "generator_fraction",
+            f"must be in (0, 1], got {self.generator_fraction!r}",
+        )
+        _require(
+            self.generator_layers is None or (isinstance(self.generator_layers, int) and self.generator_layers > 0),
+            "generator_layers",
+            f"must be a positive integer or None, got {self.generator_layers!r}",
+        )
         _require(self.temperature > 0, "temperature", "must be > 0")
         _require(0 <= self.mask_token_prob <= 1, "mask_token_prob", "must be in [0, 1]")
 
@@ -257,12 +274,22 @@ class TrainConfig:
     one is reported before any work. Written by rank 0 only; may change on --resume."""
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum", "max_steps", "log_every", "save_every", "keep_checkpoints",
-                     "max_bad_steps"):
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "max_steps",
+            "log_every",
+            "save_every",
+            "keep_checkpoints",
+            "max_bad_steps",
+        ):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
-        _require(self.batch_size % self.grad_accum == 0, "grad_accum",
-                 f"{self.grad_accum} does not divide batch_size {self.batch_size}")
+        _require(
+            self.batch_size % self.grad_accum == 0,
+            "grad_accum",
+            f"{self.grad_accum} does not divide batch_size {self.batch_size}",
+        )
         _require(self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive number, got {self.lr!r}")
         _require(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
         _require(self.max_minutes is None or self.max_minutes > 0, "max_minutes", "must be > 0")
@@ -275,7 +302,7 @@ class TrainConfig:
 
 @dataclass
 class PrepareConfig:
-    """How ``electra prepare`` turns text into pretraining shards (RECIPE.md, data building)."""
+    """How ``electra prepare`` turns text into pretraining shards (docs/recipe.md, "Pretraining data building")."""
 
     vocab_size: int = 30522
     """Size of the WordPiece vocabulary to train (ignored with ``tokenizer``)."""
@@ -302,7 +329,7 @@ class PrepareConfig:
 
 @dataclass
 class FinetuneConfig:
-    """Fine-tuning hyperparameters (RECIPE.md, "Fine-tuning"). ``None`` means: the default for
+    """Fine-tuning hyperparameters (docs/recipe.md, "Fine-tuning"). ``None`` means: the default for
     the model's size (learning rate, layer decay) or for the task (epochs, sequence length)."""
 
     lr: float | None = None
@@ -350,12 +377,12 @@ class FinetuneConfig:
         _require(self.lr is None or (self.lr > 0 and math.isfinite(self.lr)), "lr", "must be a positive number")
         _require(self.layer_decay is None or 0 < self.layer_decay <= 1, "layer_decay", "must be in (0, 1]")
         _require(self.epochs is None or self.epochs > 0, "epochs", "must be > 0")
-        for name in ("batch_size", "doc_stride", "max_query_length", "max_answer_length", "n_best",
-                     "eval_batch_size"):
+        for name in ("batch_size", "doc_stride", "max_query_length", "max_answer_length", "n_best", "eval_batch_size"):
             value = getattr(self, name)
             _require(isinstance(value, int) and value > 0, name, f"must be a positive integer, got {value!r}")
-        _require(self.max_seq_length is None or 8 <= self.max_seq_length <= 4096, "max_seq_length",
-                 "must be in [8, 4096]")
+        _require(
+            self.max_seq_length is None or 8 <= self.max_seq_length <= 4096, "max_seq_length", "must be in [8, 4096]"
+        )
         _require(self.max_train_examples is None or self.max_train_examples > 0, "max_train_examples", "must be > 0")
         _require(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
         _require(0 <= self.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
@@ -369,8 +396,11 @@ def _check_optimizer_fields(cfg: TrainConfig | FinetuneConfig) -> None:
     _require(cfg.weight_decay >= 0, "weight_decay", "must be >= 0")
     _require(cfg.adam_eps > 0, "adam_eps", "must be > 0")
     _require(cfg.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0")
-    _require(cfg.device == "auto" or _is_device(cfg.device), "device",
-             f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {cfg.device!r}")
+    _require(
+        cfg.device == "auto" or _is_device(cfg.device),
+        "device",
+        f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {cfg.device!r}",
+    )
 
 
 @dataclass
@@ -385,8 +415,9 @@ class Preset:
 def small() -> Preset:
     """ELECTRA-Small as in the paper (not the released Small++): 14M discriminator parameters."""
     return Preset(
-        model=ModelConfig(embedding_size=128, hidden_size=256, num_hidden_layers=12,
-                          num_attention_heads=4, intermediate_size=1024),
+        model=ModelConfig(
+            embedding_size=128, hidden_size=256, num_hidden_layers=12, num_attention_heads=4, intermediate_size=1024
+        ),
         objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=0.25),
         train=TrainConfig(lr=5e-4, batch_size=128, max_steps=1_000_000, warmup_steps=10_000),
     )
@@ -395,8 +426,9 @@ def small() -> Preset:
 def base() -> Preset:
     """ELECTRA-Base: 110M discriminator parameters, generator 1/3 wide."""
     return Preset(
-        model=ModelConfig(embedding_size=768, hidden_size=768, num_hidden_layers=12,
-                          num_attention_heads=12, intermediate_size=3072),
+        model=ModelConfig(
+            embedding_size=768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072
+        ),
         objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=1 / 3),
         train=TrainConfig(lr=2e-4, batch_size=256, max_steps=766_000, warmup_steps=10_000),
     )
@@ -405,8 +437,9 @@ def base() -> Preset:
 def large() -> Preset:
     """ELECTRA-Large: 335M discriminator parameters, mask rate 0.25."""
     return Preset(
-        model=ModelConfig(embedding_size=1024, hidden_size=1024, num_hidden_layers=24,
-                          num_attention_heads=16, intermediate_size=4096),
+        model=ModelConfig(
+            embedding_size=1024, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
+        ),
         objective=ObjectiveConfig(mask_prob=0.25, generator_fraction=0.25),
         train=TrainConfig(lr=2e-4, batch_size=2048, max_steps=400_000, warmup_steps=10_000),
     )
@@ -419,12 +452,17 @@ def tiny() -> Preset:
     dropout (dropout only slows a run this short down).
     """
     return Preset(
-        model=ModelConfig(embedding_size=128, hidden_size=128, num_hidden_layers=4,
-                          num_attention_heads=2, intermediate_size=512,
-                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
+        model=ModelConfig(
+            embedding_size=128,
+            hidden_size=128,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=512,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        ),
         objective=ObjectiveConfig(mask_prob=0.15, generator_fraction=0.25),
-        train=TrainConfig(lr=1e-3, batch_size=32, max_steps=20_000, warmup_steps=500,
-                          log_every=10, save_every=500),
+        train=TrainConfig(lr=1e-3, batch_size=32, max_steps=20_000, warmup_steps=500, log_every=10, save_every=500),
     )
 
 

@@ -30,8 +30,10 @@ from electra.pretrain import PretrainJob, run_pretraining
 from electra.validate import Pair, load_pair
 
 ASSETS = Path(__file__).parent / "assets"
-DEFAULT_SENTENCE = ("The President said that the nation must work together to build a stronger "
-                    "economy and a better future for all of our children.")
+DEFAULT_SENTENCE = (
+    "The President said that the nation must work together to build a stronger "
+    "economy and a better future for all of our children."
+)
 
 
 def shipped_pair_path() -> Path:
@@ -64,14 +66,19 @@ def _run(workdir: Path, minutes: float, sentence: str | None) -> None:
 
     say(f"[2/3] pretraining a tiny ELECTRA for {minutes:g} minutes on the CPU")
     preset = tiny()
-    job = PretrainJob("electra", preset.model, preset.objective,
-                      dataclasses.replace(preset.train, max_minutes=minutes, device="cpu",
-                                          save_every=10**9))
+    job = PretrainJob(
+        "electra",
+        preset.model,
+        preset.objective,
+        dataclasses.replace(preset.train, max_minutes=minutes, device="cpu", save_every=10**9),
+    )
     run_dir = run_pretraining(job, data_dir, workdir / "run")
     last = _last_metrics(run_dir)
-    say(f"      live model after {last['step']} steps: generator accuracy {last['gen_acc']:.1%}, "
+    say(
+        f"      live model after {last['step']} steps: generator accuracy {last['gen_acc']:.1%}, "
         f"discriminator loss {last['disc_loss']:.3f} vs always-'original' baseline "
-        f"{last['disc_baseline_loss']:.3f}, recall on replaced tokens {last['disc_recall']:.1%}")
+        f"{last['disc_baseline_loss']:.3f}, recall on replaced tokens {last['disc_recall']:.1%}"
+    )
 
     say("[3/3] the shipped generator corrupts a sentence; both discriminators look for replacements")
     live = load_pair(run_dir)
@@ -97,8 +104,10 @@ def show_detections(shipped: Pair, live: Pair, sentence: str, seed: int = 3) -> 
         written = tokenizer.id_to_token(int(out.disc_input[0, pos]))
         original = tokenizer.id_to_token(int(ids[0, pos]))
         truth = "REPLACED" if out.labels[0, pos] else ""
-        say(f"  {written:<14} {original if truth else '':<14} {truth:<9} "
-            f"{_flag(p_live[pos]):>17} {_flag(p_shipped[pos]):>20}")
+        say(
+            f"  {written:<14} {original if truth else '':<14} {truth:<9} "
+            f"{_flag(p_live[pos]):>17} {_flag(p_shipped[pos]):>20}"
+        )
     say("\n  * = flagged as replaced (P > 0.5)")
 
 

@@ -69,15 +69,17 @@ def corrupt(pair: Pair, text: str, seed: int = 0, mask_prob: float = 0.15) -> li
     discriminator then scores every token of the corrupted text."""
     batch = encode(pair.tokenizer, text, pair.discriminator.config.max_position_embeddings)
     recipe = ObjectiveConfig(mask_prob=mask_prob, disallow_correct=True)
-    objective = ElectraObjective(pair.generator, pair.discriminator, recipe, pair.special,
-                                 batch.input_ids.shape[1]).eval()
+    objective = ElectraObjective(
+        pair.generator, pair.discriminator, recipe, pair.special, batch.input_ids.shape[1]
+    ).eval()
     out = objective.run(batch, torch.Generator().manual_seed(seed))
     probs = torch.sigmoid(out.disc_logits[0].float())
     written, original = out.disc_input[0], batch.input_ids[0]
     token = pair.tokenizer.id_to_token
-    return [TokenScore(token(int(written[i])), float(probs[i]),
-                       token(int(original[i])) if bool(out.labels[0, i]) else None)
-            for i in range(1, len(original) - 1)]
+    return [
+        TokenScore(token(int(written[i])), float(probs[i]), token(int(original[i])) if bool(out.labels[0, i]) else None)
+        for i in range(1, len(original) - 1)
+    ]
 
 
 def as_json(scores: list[TokenScore]) -> list[dict]:
@@ -110,8 +112,10 @@ def summary(scores: list[TokenScore]) -> str:
     replaced = [s for s in scores if s.original is not None]
     caught = sum(s.p_replaced > FLAG for s in replaced)
     false_alarms = sum(s.p_replaced > FLAG for s in scores if s.original is None)
-    return (f"caught {caught} of {len(replaced)} replacements; {false_alarms} false alarm(s) "
-            f"among {len(scores) - len(replaced)} original tokens")
+    return (
+        f"caught {caught} of {len(replaced)} replacements; {false_alarms} false alarm(s) "
+        f"among {len(scores) - len(replaced)} original tokens"
+    )
 
 
 def _ansi_background(p: float) -> str:
@@ -130,13 +134,18 @@ def html_page(scores: list[TokenScore], title: str) -> str:
         style = f"background: rgba(220, 30, 30, {s.p_replaced:.3f});"
         if s.original is not None:
             style += " border-bottom: 2px solid #1a5fb4;"
-        spans.append(f'{space}<span class="t" style="{style}" title="{html.escape(hover, quote=True)}">'
-                     f"{html.escape(piece)}</span>")
-    legend = ("Red: the discriminator's probability that the token was replaced."
-              + (" Underlined: tokens the generator really replaced." if any(s.original for s in scores) else ""))
+        spans.append(
+            f'{space}<span class="t" style="{style}" title="{html.escape(hover, quote=True)}">'
+            f"{html.escape(piece)}</span>"
+        )
+    legend = "Red: the discriminator's probability that the token was replaced." + (
+        " Underlined: tokens the generator really replaced." if any(s.original for s in scores) else ""
+    )
     note = f"<p>{html.escape(summary(scores))}</p>" if any(s.original for s in scores) else ""
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>\n"
-            "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:2.2}"
-            ".t{padding:2px 1px;border-radius:3px}</style></head>\n"
-            f"<body><h1>{html.escape(title)}</h1><p>{legend}</p>{note}\n<p>{''.join(spans).strip()}</p>\n"
-            "</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:2.2}"
+        ".t{padding:2px 1px;border-radius:3px}</style></head>\n"
+        f"<body><h1>{html.escape(title)}</h1><p>{legend}</p>{note}\n<p>{''.join(spans).strip()}</p>\n"
+        "</body></html>\n"
+    )

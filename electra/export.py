@@ -28,8 +28,17 @@ from pathlib import Path
 from electra.errors import ElectraError
 from electra.files import earlier_output, make_folder, write_json
 from electra.hf import ELECTRA, to_theirs
-from electra.model.io import (ARCHITECTURES, TOKENIZER_FILES, architecture_of, copy_tokenizer, is_pair_generator,
-                              network_folder, read_config, read_weights, write_weights)
+from electra.model.io import (
+    ARCHITECTURES,
+    TOKENIZER_FILES,
+    architecture_of,
+    copy_tokenizer,
+    is_pair_generator,
+    network_folder,
+    read_config,
+    read_weights,
+    write_weights,
+)
 
 OWN_KEYS = ("electra_task", "electra_schema_version")
 """Config entries only this package reads; left out of an export."""
@@ -52,17 +61,23 @@ def source_folder(src: Path, part: str) -> Path:
 def check_part(src: Path, folder: Path, part: str) -> None:
     """The network found is the one ``part`` asks for (a generator is never exported by default)."""
     if part == "discriminator" and is_pair_generator(folder):
-        raise ElectraError(f"{folder}: the generator of a pretraining pair; export it with --part generator, "
-                           f"or give {folder.parent} for the discriminator")
+        raise ElectraError(
+            f"{folder}: the generator of a pretraining pair; export it with --part generator, "
+            f"or give {folder.parent} for the discriminator"
+        )
     if part != "generator":
         return
     architecture = architecture_of(folder)
     if architecture not in MASKED_LM:
-        raise ElectraError(f"--part generator, but {folder} is {architecture or 'no known architecture'}, "
-                           "not a generator; leave out --part to export it")
+        raise ElectraError(
+            f"--part generator, but {folder} is {architecture or 'no known architecture'}, "
+            "not a generator; leave out --part to export it"
+        )
     if Path(src).resolve() != folder.resolve() and folder.name != "generator":
-        raise ElectraError(f"--part generator, but {src} has no generator/ (an MLM run: its {folder.name}/ "
-                           "network is exported without --part)")
+        raise ElectraError(
+            f"--part generator, but {src} has no generator/ (an MLM run: its {folder.name}/ "
+            "network is exported without --part)"
+        )
 
 
 def check_out(out: Path, overwrite: bool) -> list[Path]:
@@ -79,8 +94,10 @@ def export(src: Path, out: Path, part: str = "discriminator", overwrite: bool = 
     check_part(src, folder, part)
     config = read_config(folder)
     if config.get("electra_task", {}).get("settings", {}).get("head") == "reference":
-        raise ElectraError(f"{folder}: fine-tuned with --head reference (dropout + linear), which no "
-                           "transformers class has; fine-tune with the default --head hf to export")
+        raise ElectraError(
+            f"{folder}: fine-tuned with --head reference (dropout + linear), which no "
+            "transformers class has; fine-tune with the default --head hf to export"
+        )
     out = Path(out)
     if out.resolve() == folder.resolve():
         raise ElectraError(f"{out}: the export folder must differ from the model folder")

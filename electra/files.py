@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from electra.errors import ElectraError
 
@@ -65,9 +66,12 @@ def earlier_output(out: Path, belongs: Callable[[Path], bool], what: str, overwr
     other = [p.name + ("/" if p.is_dir() else "") for p in contents if not belongs(p)]
     if other:
         shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
-        raise ElectraError(f"{out}: holds other files ({shown}), not {what}; choose a new or empty folder "
-                           "(nothing was changed)")
+        raise ElectraError(
+            f"{out}: holds other files ({shown}), not {what}; choose a new or empty folder (nothing was changed)"
+        )
     if contents and not overwrite:
-        raise ElectraError(f"{out}: already holds {what} ({', '.join(p.name for p in contents)}); pass "
-                           "--overwrite to replace it, or choose another folder (nothing was changed)")
+        raise ElectraError(
+            f"{out}: already holds {what} ({', '.join(p.name for p in contents)}); pass "
+            "--overwrite to replace it, or choose another folder (nothing was changed)"
+        )
     return contents

@@ -7,10 +7,10 @@ times the forward pass (the backward pass forms the gradient of each product's i
 weight, one product each).
 
 Per position of a sequence of length ``T`` (padding included: the work is done there too), an
-encoder of embedding size ``E``, hidden size ``H``, FFN size ``I`` and ``L`` layers costs, forward:
+encoder of embedding size ``E``, hidden size ``H``, FFN size ``F`` and ``L`` layers costs, forward:
 
     2·E·H                       embedding projection (only when E != H)
-    L · (8·H² + 4·T·H + 4·H·I)  Q, K, V and output projections, scores and weighted sum, FFN
+    L · (8·H² + 4·T·H + 4·H·F)  Q, K, V and output projections, scores and weighted sum, FFN
 
 The heads add, forward:
 
@@ -36,9 +36,9 @@ from electra.masking import slots_per_row
 
 def encoder_forward(cfg: ModelConfig, seq_len: int) -> float:
     """Forward FLOPs of the encoder body per position (embedding projection + layers)."""
-    H, I = cfg.hidden_size, cfg.intermediate_size
+    H, inner = cfg.hidden_size, cfg.intermediate_size
     projection = 2 * cfg.embedding_size * H if cfg.embedding_size != H else 0
-    per_layer = 8 * H * H + 4 * seq_len * H + 4 * H * I
+    per_layer = 8 * H * H + 4 * seq_len * H + 4 * H * inner
     return projection + cfg.num_hidden_layers * per_layer
 
 
@@ -64,27 +64,17 @@ class StepFlops:
     def total(self, positions: float, slots: float) -> float:
         return self.per_position * positions + self.per_selected * slots
 
+    @classmethod
+    def training(cls, position: float, head: float, vocab_everywhere: bool = False) -> StepFlops:
+        """Forward + backward (3x forward) of a step whose forward costs ``position`` per position
+        and ``head`` per prediction slot; ``vocab_everywhere``: the head at every position."""
+        if vocab_everywhere:
+            return cls(3.0 * (position + head), 0.0)
+        return cls(3.0 * position, 3.0 * head)
+
     def per_token(self, slot_share: float) -> float:
         """Average FLOPs per position when there are ``slot_share`` prediction slots per position."""
         return self.per_position + self.per_selected * slot_share
-
-
-def step_flops(objective: str, model: ModelConfig, recipe: ObjectiveConfig, seq_len: int,
-               vocab_everywhere: bool = False) -> StepFlops:
-    """Training FLOPs of ``objective`` ('electra' or 'mlm') whose discriminator/MLM model is ``model``."""
-    if objective == "electra":
-        generator = recipe.generator_model(model)
-        position = (encoder_forward(model, seq_len) + discriminator_head_forward(model)
-                    + encoder_forward(generator, seq_len))
-        head = generator_head_forward(generator)
-    elif objective == "mlm":
-        position = encoder_forward(model, seq_len)
-        head = generator_head_forward(model)
-    else:
-        raise ValueError(f"unknown objective {objective!r}")
-    if vocab_everywhere:
-        return StepFlops(3.0 * (position + head), 0.0)
-    return StepFlops(3.0 * position, 3.0 * head)
 
 
 def slot_share(recipe: ObjectiveConfig, seq_len: int) -> float:

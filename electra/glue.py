@@ -33,7 +33,6 @@ files, an ``OUT`` holding anything but an earlier GLUE run.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import statistics
@@ -50,12 +49,28 @@ from electra.finetune.tasks import resolve_task
 from electra.model.io import network_folder, read_config, refuse_generator
 from electra.train import sinks
 
-TASKS = {"rte": "RTE", "mrpc": "MRPC", "stsb": "STS-B", "cola": "CoLA", "sst2": "SST-2", "qnli": "QNLI",
-         "qqp": "QQP", "mnli": "MNLI"}
+TASKS = {
+    "rte": "RTE",
+    "mrpc": "MRPC",
+    "stsb": "STS-B",
+    "cola": "CoLA",
+    "sst2": "SST-2",
+    "qnli": "QNLI",
+    "qqp": "QQP",
+    "mnli": "MNLI",
+}
 """Task -> its folder in the official download, smallest training set first (the running order)."""
 
-COLUMNS = {"cola": "CoLA", "sst2": "SST", "mrpc": "MRPC", "stsb": "STS", "qqp": "QQP", "mnli": "MNLI",
-           "qnli": "QNLI", "rte": "RTE"}
+COLUMNS = {
+    "cola": "CoLA",
+    "sst2": "SST",
+    "mrpc": "MRPC",
+    "stsb": "STS",
+    "qqp": "QQP",
+    "mnli": "MNLI",
+    "qnli": "QNLI",
+    "rte": "RTE",
+}
 """The paper's table columns, in its order."""
 
 PAPER_METRIC = {"cola": "mcc", "stsb": "spearman"}
@@ -63,10 +78,12 @@ PAPER_METRIC = {"cola": "mcc", "stsb": "spearman"}
 
 EXCLUDED = {"wnli": "WNLI"}
 
-AVERAGE_RULE = ("Avg. is the mean over the tasks run of each task's median dev score over seeds; a task's score "
-                "is Matthews correlation for CoLA, Spearman correlation for STS-B and accuracy for every other "
-                "task (SST-2, MRPC, QQP, MNLI-m, QNLI, RTE), as in the ELECTRA paper. WNLI is neither run nor "
-                "averaged. The paper's Avg. covers all eight tasks; a run of fewer is not comparable to it.")
+AVERAGE_RULE = (
+    "Avg. is the mean over the tasks run of each task's median dev score over seeds; a task's score "
+    "is Matthews correlation for CoLA, Spearman correlation for STS-B and accuracy for every other "
+    "task (SST-2, MRPC, QQP, MNLI-m, QNLI, RTE), as in the ELECTRA paper. WNLI is neither run nor "
+    "averaged. The paper's Avg. covers all eight tasks; a run of fewer is not comparable to it."
+)
 
 RESULTS_NAMES = ("results.json", "report.md")
 SAME_RUN_IGNORES = ("device", "eval_batch_size")
@@ -99,6 +116,7 @@ class Plan:
 
 
 # ---------------------------------------------------------------- finding the tasks
+
 
 def task_key(name: str) -> str:
     """``SST-2``, ``sst_2``, ``Sst2`` -> ``sst2``: how folder and task names are matched."""
@@ -142,12 +160,15 @@ def plan(job: GlueJob) -> Plan:
     wanted = requested(job.tasks) if job.tasks else list(TASKS)
     missing = [t for t in COLUMNS if t in wanted and t not in found]
     if job.tasks and missing:
-        raise ElectraError(f"{job.data}: no folder for {', '.join(TASKS[t] for t in missing)} (named in --tasks); "
-                           f"found {', '.join(p.name for p in found.values()) or 'no GLUE task folder'}")
+        raise ElectraError(
+            f"{job.data}: no folder for {', '.join(TASKS[t] for t in missing)} (named in --tasks); "
+            f"found {', '.join(p.name for p in found.values()) or 'no GLUE task folder'}"
+        )
     tasks = {t: found[t] for t in TASKS if t in wanted and t in found}
     if not tasks:
-        raise ElectraError(f"{job.data}: no GLUE task folder ({', '.join(TASKS.values())}, as the official "
-                           "download names them)")
+        raise ElectraError(
+            f"{job.data}: no GLUE task folder ({', '.join(TASKS.values())}, as the official download names them)"
+        )
     for task, folder in tasks.items():
         if "dev" not in split_files(folder, resolve_task(task)):
             raise ElectraError(f"{folder}: no dev file (dev.tsv; MNLI: dev_matched.tsv): the table scores dev")
@@ -159,9 +180,18 @@ def plan(job: GlueJob) -> Plan:
 
 # ---------------------------------------------------------------- running
 
+
 def finetune_job(job: GlueJob, task: str, folder: Path) -> FinetuneJob:
-    return FinetuneJob(model=Path(job.model).resolve(), task=task, data=folder, out=Path(job.out) / task,
-                       seeds=list(job.seeds), init=job.init, settings=job.settings, overwrite=True)
+    return FinetuneJob(
+        model=Path(job.model).resolve(),
+        task=task,
+        data=folder,
+        out=Path(job.out) / task,
+        seeds=list(job.seeds),
+        init=job.init,
+        settings=job.settings,
+        overwrite=True,
+    )
 
 
 def source_config(model: Path) -> ModelConfig:
@@ -176,8 +206,12 @@ def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
     refused: an ``OUT`` holding other files, or a finished task run with other seeds, model, init
     or settings."""
     out = Path(job.out)
-    earlier_output(out, lambda p: p.name.removesuffix(".tmp") in RESULTS_NAMES or (p.name in TASKS and p.is_dir()),
-                   "a GLUE run", overwrite=True)  # finished tasks are kept, not replaced
+    earlier_output(
+        out,
+        lambda p: p.name.removesuffix(".tmp") in RESULTS_NAMES or (p.name in TASKS and p.is_dir()),
+        "a GLUE run",
+        overwrite=True,
+    )  # finished tasks are kept, not replaced
     finished = {}
     for task in TASKS:
         path = out / task / "results.json"
@@ -188,15 +222,25 @@ def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ElectraError(f"{path}: unreadable ({exc}); delete {out / task} to rerun the task") from exc
         wanted = finetune_job(job, task, Path(job.data) / TASKS[task])
-        now = {"seeds": wanted.seeds, "model": str(wanted.model), "init": wanted.init,
-               **_scored(hyperparameters(wanted, cfg, resolve_task(task)))}
-        then = {"seeds": earlier.get("seeds"), "model": earlier.get("model"), "init": earlier.get("init"),
-                **_scored(earlier.get("hyperparameters") or {})}
+        now = {
+            "seeds": wanted.seeds,
+            "model": str(wanted.model),
+            "init": wanted.init,
+            **_scored(hyperparameters(wanted, cfg, resolve_task(task))),
+        }
+        then = {
+            "seeds": earlier.get("seeds"),
+            "model": earlier.get("model"),
+            "init": earlier.get("init"),
+            **_scored(earlier.get("hyperparameters") or {}),
+        }
         differ = [k for k in now if now[k] != then.get(k)]
         if differ:
             shown = "; ".join(f"{k} {then.get(k)!r} there, {now[k]!r} now" for k in differ[:4])
-            raise ElectraError(f"{out / task}: finished with other settings ({shown}); choose another --out or "
-                               f"delete {out / task} to rerun it (nothing was changed)")
+            raise ElectraError(
+                f"{out / task}: finished with other settings ({shown}); choose another --out or "
+                f"delete {out / task} to rerun it (nothing was changed)"
+            )
         finished[task] = earlier
     return finished
 
@@ -231,6 +275,7 @@ def run_glue(job: GlueJob, progress: bool = True) -> dict:
 
 # ---------------------------------------------------------------- results
 
+
 def task_summary(task: str, result: dict) -> dict:
     """The paper's score of one task (median, min, max over seeds) and the leaderboard metric."""
     metric = paper_metric(task)
@@ -238,21 +283,39 @@ def task_summary(task: str, result: dict) -> dict:
     if not runs:
         raise ElectraError(f"{TASKS[task]}: no dev scores (an unlabelled dev file?)")
     values = [run["dev"][metric] for run in runs]
-    return {"folder": TASKS[task], "metric": metric, "median": statistics.median(values), "min": min(values),
-            "max": max(values), "per_seed": values, "seeds": [run["seed"] for run in runs],
-            "leaderboard_metric": result["main_metric"], "dev": result["dev"],
-            "epochs": result["hyperparameters"]["epochs"], "lr": result["hyperparameters"]["lr"],
-            "layer_decay": result["hyperparameters"]["layer_decay"],
-            "batch_size": result["hyperparameters"]["batch_size"], "run": task}
+    return {
+        "folder": TASKS[task],
+        "metric": metric,
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "per_seed": values,
+        "seeds": [run["seed"] for run in runs],
+        "leaderboard_metric": result["main_metric"],
+        "dev": result["dev"],
+        "epochs": result["hyperparameters"]["epochs"],
+        "lr": result["hyperparameters"]["lr"],
+        "layer_decay": result["hyperparameters"]["layer_decay"],
+        "batch_size": result["hyperparameters"]["batch_size"],
+        "run": task,
+    }
 
 
 def summarize(job: GlueJob, runs: dict[str, dict], notes: dict[str, str]) -> dict:
     tasks = {task: task_summary(task, runs[task]) for task in COLUMNS if task in runs}
     medians = [entry["median"] for entry in tasks.values()]
-    return {"model": str(Path(job.model).resolve()), "data": str(job.data), "seeds": list(job.seeds),
-            "init": job.init, "tasks": tasks, "average": statistics.fmean(medians) if medians else None,
-            "average_tasks": list(tasks), "complete": len(tasks) == len(COLUMNS), "average_rule": AVERAGE_RULE,
-            "not_run": notes}
+    return {
+        "model": str(Path(job.model).resolve()),
+        "data": str(job.data),
+        "seeds": list(job.seeds),
+        "init": job.init,
+        "tasks": tasks,
+        "average": statistics.fmean(medians) if medians else None,
+        "average_tasks": list(tasks),
+        "complete": len(tasks) == len(COLUMNS),
+        "average_rule": AVERAGE_RULE,
+        "not_run": notes,
+    }
 
 
 def _cell(entry: dict | None) -> str:
@@ -269,23 +332,31 @@ def report(results: dict) -> str:
     average = "–" if results["average"] is None else f"{100 * results['average']:.1f}"
     if not results["complete"] and results["average"] is not None:
         average += f" ({len(tasks)} of {len(COLUMNS)} tasks)"
-    lines = [f"# GLUE dev results: {results['model']}", "",
-             f"Seeds {', '.join(map(str, results['seeds']))} (init: {results['init']}); data {results['data']}.", "",
-             "| Model | " + " | ".join(COLUMNS.values()) + " | Avg. |",
-             "|---|" + "---|" * (len(COLUMNS) + 1),
-             f"| {Path(results['model']).name} | " + " | ".join(_cell(tasks.get(t)) for t in COLUMNS)
-             + f" | {average} |", "",
-             "Each cell: the median dev score over seeds x100, with (min–max). Scores: CoLA Matthews correlation, "
-             "STS Spearman correlation, accuracy elsewhere (MNLI: dev_matched). Each seed keeps its best dev epoch "
-             "(by the leaderboard metric; the paper's code takes the last), which leans optimistic.", "",
-             AVERAGE_RULE, "",
-             "| task | score | median | min | max | leaderboard metric (median) | epochs | lr | layer decay | batch |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for task, e in tasks.items():
+    lines = [
+        f"# GLUE dev results: {results['model']}",
+        "",
+        f"Seeds {', '.join(map(str, results['seeds']))} (init: {results['init']}); data {results['data']}.",
+        "",
+        "| Model | " + " | ".join(COLUMNS.values()) + " | Avg. |",
+        "|---|" + "---|" * (len(COLUMNS) + 1),
+        f"| {Path(results['model']).name} | " + " | ".join(_cell(tasks.get(t)) for t in COLUMNS) + f" | {average} |",
+        "",
+        "Each cell: the median dev score over seeds x100, with (min–max). Scores: CoLA Matthews correlation, "
+        "STS Spearman correlation, accuracy elsewhere (MNLI: dev_matched). Each seed keeps its best dev epoch "
+        "(by the leaderboard metric; the paper's code takes the last), which leans optimistic.",
+        "",
+        AVERAGE_RULE,
+        "",
+        "| task | score | median | min | max | leaderboard metric (median) | epochs | lr | layer decay | batch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _task, e in tasks.items():
         board = e["leaderboard_metric"]
-        lines.append(f"| {e['folder']} | {e['metric']} | {e['median']:.4f} | {e['min']:.4f} | {e['max']:.4f} | "
-                     f"{board} {e['dev'][board]:.4f} | {e['epochs']:g} | {e['lr']:g} | {e['layer_decay']:g} | "
-                     f"{e['batch_size']} |")
+        lines.append(
+            f"| {e['folder']} | {e['metric']} | {e['median']:.4f} | {e['min']:.4f} | {e['max']:.4f} | "
+            f"{board} {e['dev'][board]:.4f} | {e['epochs']:g} | {e['lr']:g} | {e['layer_decay']:g} | "
+            f"{e['batch_size']} |"
+        )
     if results["not_run"]:
         lines += ["", "Not run:", ""] + [f"- {note}" for note in results["not_run"].values()]
     lines += ["", "Each task's fine-tuning run (seed models, per-epoch history) is in its folder (`cola/`, ...)."]

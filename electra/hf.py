@@ -44,8 +44,11 @@ class Layout:
 ELECTRA = Layout(
     "electra",
     renames=(("electra.", "electra."),),  # heads keep their names too (no rule matches them)
-    aliases=(("embeddings.", "electra.embeddings."), ("embeddings_project.", "electra.embeddings_project."),
-             ("encoder.", "electra.encoder.")),  # a bare ElectraModel
+    aliases=(
+        ("embeddings.", "electra.embeddings."),
+        ("embeddings_project.", "electra.embeddings_project."),
+        ("encoder.", "electra.encoder."),
+    ),  # a bare ElectraModel
     dropped=("position_ids",),  # a buffer older transformers versions saved
 )
 
@@ -58,8 +61,7 @@ BERT = Layout(
         ("cls.predictions.bias", "generator_lm_head.bias"),
     ),
     aliases=(("embeddings.", "electra.embeddings."), ("encoder.", "electra.encoder.")),  # a bare BertModel
-    dropped=("bert.pooler.", "pooler.", "cls.seq_relationship.", "cls.predictions.decoder.bias",
-             "position_ids"),
+    dropped=("bert.pooler.", "pooler.", "cls.seq_relationship.", "cls.predictions.decoder.bias", "position_ids"),
 )
 
 LAYOUTS = {"electra": ELECTRA, "bert": BERT}
@@ -69,8 +71,10 @@ def layout_of(config: dict, source: str) -> Layout:
     """The layout named by a ``config.json``'s ``model_type`` (ours write 'electra')."""
     model_type = config.get("model_type", "electra")
     if model_type not in LAYOUTS:
-        raise ElectraError(f"{source}: model_type {model_type!r} is not supported; ELECTRA and BERT "
-                           f"checkpoints are ({', '.join(LAYOUTS)})")
+        raise ElectraError(
+            f"{source}: model_type {model_type!r} is not supported; ELECTRA and BERT "
+            f"checkpoints are ({', '.join(LAYOUTS)})"
+        )
     return LAYOUTS[model_type]
 
 
@@ -98,7 +102,7 @@ def to_theirs(state: dict[str, torch.Tensor], layout: Layout) -> dict[str, torch
 def _rename(key: str, renames: tuple[tuple[str, str], ...]) -> str:
     for old, new in renames:
         if key.startswith(old):
-            return new + key[len(old):]
+            return new + key[len(old) :]
     return key
 
 
@@ -109,7 +113,9 @@ def check_weights_file(folder: Path) -> Path:
         return path
     pickled = [name for name in ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack") if (folder / name).is_file()]
     if pickled:
-        raise ElectraError(f"{folder}: only {pickled[0]} here; weights are read from safetensors alone "
-                           "(pickle files can run code). Convert once with transformers: "
-                           "AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)")
+        raise ElectraError(
+            f"{folder}: only {pickled[0]} here; weights are read from safetensors alone "
+            "(pickle files can run code). Convert once with transformers: "
+            "AutoModel.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)"
+        )
     raise ElectraError(f"{path}: not found (weights are read from safetensors only)")

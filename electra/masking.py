@@ -2,7 +2,7 @@
 
 Every function takes an explicit ``torch.Generator`` (on the tensors' device) and touches no
 global RNG, which is what makes masking reproducible and resumable. The selection rule is the
-reference one (RECIPE.md, step 1); positions are drawn without replacement, the clean form of
+reference one (docs/recipe.md, "Objective", step 1); positions are drawn without replacement, the clean form of
 the reference's draw with replacement.
 """
 
@@ -32,12 +32,13 @@ class RowRng:
 
     def rand(self, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
         full = torch.rand((self.total_rows, max(self.full_width, shape[1])), generator=self.generator, device=device)
-        return full[self.first_row:self.first_row + shape[0], :shape[1]]
+        return full[self.first_row : self.first_row + shape[0], : shape[1]]
 
     def randint(self, high: int, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
-        full = torch.randint(high, (self.total_rows, max(self.full_width, shape[1])), generator=self.generator,
-                             device=device)
-        return full[self.first_row:self.first_row + shape[0], :shape[1]]
+        full = torch.randint(
+            high, (self.total_rows, max(self.full_width, shape[1])), generator=self.generator, device=device
+        )
+        return full[self.first_row : self.first_row + shape[0], : shape[1]]
 
 
 Rng = Union[torch.Generator, RowRng]
@@ -58,8 +59,9 @@ def integers(rng: Rng, high: int, shape: tuple[int, int], device: torch.device) 
     return torch.randint(high, shape, generator=rng, device=device)
 
 
-def selection_counts(attention_mask: torch.Tensor, candidates: torch.Tensor, mask_prob: float,
-                     max_predictions: int) -> torch.Tensor:
+def selection_counts(
+    attention_mask: torch.Tensor, candidates: torch.Tensor, mask_prob: float, max_predictions: int
+) -> torch.Tensor:
     """Per-sequence number of positions to select, (B,).
 
     ``max(1, min(max_predictions, round(n_real * mask_prob)))`` with ``n_real`` counting every
@@ -70,8 +72,14 @@ def selection_counts(attention_mask: torch.Tensor, candidates: torch.Tensor, mas
     return torch.minimum(wanted, candidates.sum(dim=1))
 
 
-def select_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor, special_ids: torch.Tensor,
-                     mask_prob: float, max_predictions: int, generator: Rng) -> torch.Tensor:
+def select_positions(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    special_ids: torch.Tensor,
+    mask_prob: float,
+    max_predictions: int,
+    generator: Rng,
+) -> torch.Tensor:
     """Boolean (B, T) selection: distinct real, non-special positions, ``selection_counts`` per row.
 
     ``special_ids`` holds the ids never selected ([CLS], [SEP], [MASK], [PAD]).
@@ -105,8 +113,9 @@ def prediction_slots(selected: torch.Tensor, slots: int) -> tuple[torch.Tensor, 
     return index, selected.gather(1, index)
 
 
-def mask_for_generator(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int,
-                       mask_token_prob: float, generator: Rng) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_for_generator(
+    input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int, mask_token_prob: float, generator: Rng
+) -> tuple[torch.Tensor, torch.Tensor]:
     """ELECTRA corruption: each selected position becomes [MASK] with ``mask_token_prob``
     (0.85), otherwise keeps its token. No random-token replacement.
 
@@ -117,9 +126,15 @@ def mask_for_generator(input_ids: torch.Tensor, selected: torch.Tensor, mask_id:
     return input_ids.masked_fill(masked, mask_id), masked
 
 
-def bert_corruption(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: int, vocab_size: int,
-                    generator: Rng, mask_share: float = 0.8,
-                    random_share: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+def bert_corruption(
+    input_ids: torch.Tensor,
+    selected: torch.Tensor,
+    mask_id: int,
+    vocab_size: int,
+    generator: Rng,
+    mask_share: float = 0.8,
+    random_share: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's 80/10/10: selected positions become [MASK] (80%), a uniformly random token (10%)
     or stay (10%). Returns the corrupted input and the boolean map of [MASK]ed positions.
     """
@@ -132,8 +147,9 @@ def bert_corruption(input_ids: torch.Tensor, selected: torch.Tensor, mask_id: in
 
 
 @torch.no_grad()
-def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
-                  forbidden: torch.Tensor | None = None) -> torch.Tensor:
+def sample_tokens(
+    logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0, forbidden: torch.Tensor | None = None
+) -> torch.Tensor:
     """Sample one token per row of ``logits`` (N, V) from softmax(logits / temperature), in fp32.
 
     Inverse-CDF sampling: one uniform per row from ``generator``, looked up in the cumulative
@@ -146,8 +162,9 @@ def sample_tokens(logits: torch.Tensor, generator: torch.Generator, temperature:
     return draw_inverse_cdf(sampling_probs(logits, temperature, forbidden), uniforms)
 
 
-def sampling_probs(logits: torch.Tensor, temperature: float = 1.0,
-                   forbidden: torch.Tensor | None = None) -> torch.Tensor:
+def sampling_probs(
+    logits: torch.Tensor, temperature: float = 1.0, forbidden: torch.Tensor | None = None
+) -> torch.Tensor:
     """softmax(logits / temperature) (N, V) in fp32, with each row's ``forbidden`` id at probability 0."""
     scores = logits.detach().float()
     if temperature != 1.0:
@@ -165,8 +182,9 @@ def draw_inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tenso
     return drawn.squeeze(1).clamp_(max=probs.shape[1] - 1)
 
 
-def write_samples(input_ids: torch.Tensor, index: torch.Tensor, valid: torch.Tensor,
-                  samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def write_samples(
+    input_ids: torch.Tensor, index: torch.Tensor, valid: torch.Tensor, samples: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Write ``samples`` (B, slots) into the selected positions (``prediction_slots``).
 
     Returns the discriminator's input and its labels (B, T): 1 where the written token differs

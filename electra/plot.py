@@ -17,8 +17,15 @@ from electra.errors import ElectraError
 PANELS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "losses": ("loss", [("loss", "total"), ("mlm_loss", "generator / MLM")]),
     "discriminator": ("loss", [("disc_loss", "discriminator"), ("disc_baseline_loss", "always-'original' baseline")]),
-    "accuracy": ("share", [("gen_acc", "generator accuracy ([MASK]ed)"), ("disc_acc", "discriminator accuracy"),
-                           ("disc_recall", "recall on replaced"), ("disc_precision", "precision on replaced")]),
+    "accuracy": (
+        "share",
+        [
+            ("gen_acc", "generator accuracy ([MASK]ed)"),
+            ("disc_acc", "discriminator accuracy"),
+            ("disc_recall", "recall on replaced"),
+            ("disc_precision", "precision on replaced"),
+        ],
+    ),
     "replaced": ("share of real tokens", [("replaced_share", "replaced by the generator")]),
     "throughput": ("tokens / s", [("tokens_per_s", "tokens per second")]),
 }

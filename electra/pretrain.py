@@ -19,13 +19,14 @@ import torch
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ElectraError, Preempted
-from electra.flops import slot_share, step_flops
 from electra.files import make_folder, write_json
+from electra.flops import slot_share
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator
 from electra.model.networks import count_parameters
-from electra.objectives import OBJECTIVES
+from electra.objectives import OBJECTIVES, Objective, objective_class
 from electra.tokenizer import SpecialIds
-from electra.train import checkpoint, distributed, resume as resume_checks, sinks
+from electra.train import checkpoint, distributed, sinks
+from electra.train import resume as resume_checks
 from electra.train.loop import Trainer, preserved_torch_state, resolve_device
 from electra.train.optim import warmup_warning
 
@@ -50,22 +51,30 @@ class PretrainJob:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ElectraError(f"invalid config value for 'objective': {self.objective!r}; "
-                               f"choose one of {', '.join(OBJECTIVES)}")
+            raise ElectraError(
+                f"invalid config value for 'objective': {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
+            )
 
     def to_dict(self) -> dict:
-        return {"schema_version": SCHEMA_VERSION, "objective": self.objective, "preset": self.preset,
-                "model": dataclasses.asdict(self.model), "recipe": dataclasses.asdict(self.recipe),
-                "train": dataclasses.asdict(self.train)}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "objective": self.objective,
+            "preset": self.preset,
+            "model": dataclasses.asdict(self.model),
+            "recipe": dataclasses.asdict(self.recipe),
+            "train": dataclasses.asdict(self.train),
+        }
 
 
-def build(job: PretrainJob, special: SpecialIds, max_seq_len: int) -> torch.nn.Module:
+def build(job: PretrainJob, special: SpecialIds, max_seq_len: int) -> Objective:
     """The objective module (networks included) for ``job``; seeds initialisation first."""
     if max_seq_len > job.model.max_position_embeddings:
-        raise ElectraError(f"invalid config value for 'model.max_position_embeddings': "
-                           f"{job.model.max_position_embeddings} < data max_seq_len {max_seq_len}")
+        raise ElectraError(
+            f"invalid config value for 'model.max_position_embeddings': "
+            f"{job.model.max_position_embeddings} < data max_seq_len {max_seq_len}"
+        )
     torch.manual_seed(job.train.seed)
-    return OBJECTIVES[job.objective](job.model, job.recipe, special, max_seq_len)
+    return objective_class(job.objective).build(job.model, job.recipe, special, max_seq_len)
 
 
 def describe(job: PretrainJob, data_dir: Path | None = None) -> dict:
@@ -78,12 +87,14 @@ def describe(job: PretrainJob, data_dir: Path | None = None) -> dict:
         special, max_seq_len = SpecialIds(**meta["special_ids"]), int(meta["max_seq_len"])
     objective = build(job, special, max_seq_len)
     networks = objective.networks()
-    main = networks.get("discriminator", networks.get("mlm"))
-    report = {"objective": job.objective,
-              "discriminator_parameters": count_parameters(main),
-              "generator_parameters": count_parameters(networks["generator"]) if "generator" in networks else 0,
-              "total_parameters": count_parameters(objective),
-              "model": dataclasses.asdict(job.model)}
+    main = networks[objective.encoder]
+    report = {
+        "objective": job.objective,
+        "discriminator_parameters": count_parameters(main),
+        "generator_parameters": count_parameters(networks["generator"]) if "generator" in networks else 0,
+        "total_parameters": count_parameters(objective),
+        "model": dataclasses.asdict(job.model),
+    }
     if "generator" in networks:
         report["generator_model"] = dataclasses.asdict(networks["generator"].config)
     return report
@@ -95,7 +106,7 @@ def flops_counter(job: PretrainJob):
 
     def flops_of(rows: int, width: int) -> float:
         if width not in cache:
-            cache[width] = step_flops(job.objective, job.model, job.recipe, width)
+            cache[width] = objective_class(job.objective).step_flops(job.model, job.recipe, width)
         share = slot_share(job.recipe, width)
         return cache[width].total(positions=rows * width, slots=rows * width * share)
 
@@ -107,11 +118,12 @@ def data_job(job: PretrainJob, meta: dict) -> PretrainJob:
     A size the user gave (anything but the presets' :data:`DEFAULT_VOCAB_SIZE`) must be the data's."""
     vocab_size = int(meta["vocab_size"])
     if job.model.vocab_size not in (DEFAULT_VOCAB_SIZE, vocab_size):
-        raise ElectraError(f"--model.vocab_size {job.model.vocab_size} differs from the prepared data's "
-                           f"vocabulary of {vocab_size} ids: leave the option out (the data sets it), or "
-                           f"prepare the text with a {job.model.vocab_size}-id tokenizer")
-    model = dataclasses.replace(job.model, vocab_size=vocab_size,
-                                pad_token_id=int(meta["special_ids"]["pad"]))
+        raise ElectraError(
+            f"--model.vocab_size {job.model.vocab_size} differs from the prepared data's "
+            f"vocabulary of {vocab_size} ids: leave the option out (the data sets it), or "
+            f"prepare the text with a {job.model.vocab_size}-id tokenizer"
+        )
+    model = dataclasses.replace(job.model, vocab_size=vocab_size, pad_token_id=int(meta["special_ids"]["pad"]))
     return dataclasses.replace(job, model=model)
 
 
@@ -127,8 +139,10 @@ def encoder_job(job: PretrainJob, init: Path, meta: dict) -> PretrainJob:
     refuse_generator(init, "start pretraining from")
     model = ModelConfig.from_dict(read_config(init), source=str(init / "config.json"))
     if model.vocab_size != int(meta["vocab_size"]):
-        raise ElectraError(f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "
-                           f"{meta['vocab_size']}; prepare the text with --tokenizer {init}")
+        raise ElectraError(
+            f"{init}: vocabulary of {model.vocab_size} ids, but the prepared data has "
+            f"{meta['vocab_size']}; prepare the text with --tokenizer {init}"
+        )
     return dataclasses.replace(job, model=dataclasses.replace(model, pad_token_id=int(meta["special_ids"]["pad"])))
 
 
@@ -152,8 +166,7 @@ def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
     """
     if is_network_folder(init):
         refuse_generator(init, "start pretraining from")
-        networks = objective.networks()
-        load_encoder(networks.get("discriminator", networks.get("mlm")), init)
+        load_encoder(objective.networks()[objective.encoder], init)
         return
     for name, module in objective.networks().items():
         if not (init / name).is_dir():
@@ -162,9 +175,15 @@ def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
 
 
 @preserved_torch_state()  # seeds, deterministic kernels, threads: as they were before the call
-def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = False,
-                    progress: bool = True, init: Path | None = None,
-                    snapshots: dict[str, float] | None = None) -> Path:
+def run_pretraining(
+    job: PretrainJob,
+    data_dir: Path,
+    out: Path,
+    resume: bool = False,
+    progress: bool = True,
+    init: Path | None = None,
+    snapshots: dict[str, float] | None = None,
+) -> Path:
     """Pretrain ``job`` on ``data_dir``, writing metrics, checkpoints and final models to ``out``.
 
     ``resume`` continues from the newest good checkpoint under ``out`` (from step 0 when the run
@@ -199,22 +218,41 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     micro_batch = job.train.batch_size // job.train.grad_accum
     stream = BatchStream(data, micro_batch, seed=job.train.seed, rank=procs.rank, world_size=procs.world_size)
     make_folder(out)
-    trainer = Trainer(objective, stream, job.train, out, device, tokenizer_dir=data_dir, progress=progress,
-                      procs=procs, full_width=data.max_seq_len, flops_of=flops_counter(job), snapshots=snapshots)
+    trainer = Trainer(
+        objective,
+        stream,
+        job.train,
+        out,
+        device,
+        tokenizer_dir=data_dir,
+        progress=progress,
+        procs=procs,
+        full_width=data.max_seq_len,
+        flops_of=flops_counter(job),
+        snapshots=snapshots,
+    )
     trainer.data_fingerprint = fingerprint
     if resume and not continuing and procs.is_main:
         print(f"note: {out} holds no checkpoint yet; its run starts from step 0", file=sys.stderr)
     if not (continuing and trainer.resume()):
         if continuing:  # every checkpoint failed its check or its loading (checked before: none without --resume)
-            raise ElectraError(f"{out}: no checkpoint could be loaded (see the warnings above); "
-                               f"nothing was overwritten")
+            raise ElectraError(
+                f"{out}: no checkpoint could be loaded (see the warnings above); nothing was overwritten"
+            )
         if procs.is_main:
             (out / "metrics.jsonl").unlink(missing_ok=True)
     if procs.is_main:
-        write_json(out / resume_checks.RUN_FILE,
-                   {**job.to_dict(), "data": str(data_dir), "data_fingerprint": fingerprint,
-                    "max_seq_len": int(meta["max_seq_len"]), "init": None if init is None else str(init),
-                    "processes": procs.world_size})
+        write_json(
+            out / resume_checks.RUN_FILE,
+            {
+                **job.to_dict(),
+                "data": str(data_dir),
+                "data_fingerprint": fingerprint,
+                "max_seq_len": int(meta["max_seq_len"]),
+                "init": None if init is None else str(init),
+                "processes": procs.world_size,
+            },
+        )
     try:
         status = trainer.fit()
     finally:
@@ -227,6 +265,5 @@ def run_pretraining(job: PretrainJob, data_dir: Path, out: Path, resume: bool = 
     if status == "SIGINT":
         raise KeyboardInterrupt  # checkpoint written; the command exits 130 like any interrupted one
     if status == "SIGTERM":
-        raise Preempted(f"{out}: stopped by SIGTERM at step {step}; checkpoint written, "
-                        f"continue with --resume")
+        raise Preempted(f"{out}: stopped by SIGTERM at step {step}; checkpoint written, continue with --resume")
     return out

@@ -64,14 +64,16 @@ def special_ids(tok: Tokenizer) -> SpecialIds:
     for field, token in zip(("pad", "unk", "cls", "sep", "mask"), SPECIAL_TOKENS):
         value = tok.token_to_id(token)
         if value is None:
-            raise ElectraError(f"tokenizer has no {token} token; a BERT-style vocabulary needs "
-                               f"all of {', '.join(SPECIAL_TOKENS)}")
+            raise ElectraError(
+                f"tokenizer has no {token} token; a BERT-style vocabulary needs all of {', '.join(SPECIAL_TOKENS)}"
+            )
         ids[field] = value
     return SpecialIds(**ids)
 
 
-def train_wordpiece(read: Callable[[], Iterable[str | list[str]]], vocab_size: int,
-                    limit_alphabet: int = LIMIT_ALPHABET) -> Tokenizer:
+def train_wordpiece(
+    read: Callable[[], Iterable[str | list[str]]], vocab_size: int, limit_alphabet: int = LIMIT_ALPHABET
+) -> Tokenizer:
     """Train an uncased WordPiece vocabulary of at most ``vocab_size`` ids.
 
     ``read()`` returns a fresh iterable of texts (strings, or lists of strings as batches); it is
@@ -130,10 +132,8 @@ def save_tokenizer(tok: Tokenizer, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     special_ids(tok)  # a vocabulary without the BERT specials cannot be saved for BERT
     tok.save(str(folder / "tokenizer.json"))
-    (folder / "vocab.txt").write_text("".join(t + "\n" for t in _tokens_in_id_order(tok)),
-                                      encoding="utf-8")
-    special_map = {"pad_token": PAD, "unk_token": UNK, "cls_token": CLS, "sep_token": SEP,
-                   "mask_token": MASK}
+    (folder / "vocab.txt").write_text("".join(t + "\n" for t in _tokens_in_id_order(tok)), encoding="utf-8")
+    special_map = {"pad_token": PAD, "unk_token": UNK, "cls_token": CLS, "sep_token": SEP, "mask_token": MASK}
     config = {
         "tokenizer_class": "BertTokenizer",
         "do_lower_case": True,
@@ -154,7 +154,8 @@ def save_tokenizer(tok: Tokenizer, folder: Path) -> None:
 def _bert_pipeline(tok: Tokenizer) -> Tokenizer:
     """Attach the uncased BERT normalizer, pre-tokenizer and decoder to a WordPiece model."""
     tok.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True)
+        clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     return tok
@@ -263,8 +264,10 @@ def _tokens_in_id_order(tok: Tokenizer) -> list[str]:
     by_id = sorted(vocab.items(), key=lambda item: item[1])
     for expected, (token, index) in enumerate(by_id):
         if index != expected:
-            raise ElectraError(f"tokenizer ids are not contiguous (token {token!r} has id {index}, "
-                               f"expected {expected}); cannot write vocab.txt")
+            raise ElectraError(
+                f"tokenizer ids are not contiguous (token {token!r} has id {index}, "
+                f"expected {expected}); cannot write vocab.txt"
+            )
     return [token for token, _ in by_id]
 
 

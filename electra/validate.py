@@ -23,7 +23,7 @@ from electra.data.prepare import prepare
 from electra.errors import ElectraError
 from electra.model.io import load_network
 from electra.model.networks import Discriminator, Generator
-from electra.objectives import ElectraObjective, summarize
+from electra.objectives import ElectraObjective
 from electra.tokenizer import SpecialIds, load_tokenizer, special_ids
 from electra.train.loop import resolve_device
 
@@ -46,8 +46,10 @@ def load_pair(folder: Path) -> Pair:
     folder = Path(folder)
     for part in ("generator", "discriminator"):
         if not (folder / part).is_dir():
-            raise ElectraError(f"{folder}: no '{part}' folder; expected the output of "
-                               f"'electra pretrain --objective electra' (or one of its checkpoints)")
+            raise ElectraError(
+                f"{folder}: no '{part}' folder; expected the output of "
+                f"'electra pretrain --objective electra' (or one of its checkpoints)"
+            )
     generator = load_network(Generator, folder / "generator")
     discriminator = load_network(Discriminator, folder / "discriminator")
     if generator.config.vocab_size != discriminator.config.vocab_size:
@@ -75,23 +77,31 @@ def prepared_folder(data: list[Path], pair: Pair, workdir: Path) -> Path:
 
 
 @torch.no_grad()
-def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples: int = 4000,
-                  seed: int = 0, device: str = "cpu") -> dict:
+def evaluate_pair(
+    pair: Pair, data_dir: Path, batch_size: int = 64, max_examples: int = 4000, seed: int = 0, device: str = "cpu"
+) -> dict:
     """Corrupt held-out examples with the generator and score the discriminator on them."""
     data = PretrainData(data_dir)
     meta = data.meta
     special = pair.special
     if int(meta["vocab_size"]) != pair.discriminator.config.vocab_size:
-        raise ElectraError(f"{data_dir}: prepared with a vocabulary of {meta['vocab_size']} ids, "
-                           f"the model has {pair.discriminator.config.vocab_size}")
+        raise ElectraError(
+            f"{data_dir}: prepared with a vocabulary of {meta['vocab_size']} ids, "
+            f"the model has {pair.discriminator.config.vocab_size}"
+        )
     if batch_size < 1 or max_examples < 1:
         raise ElectraError(f"batch size and max examples must be positive, got {batch_size} and {max_examples}")
     if int(meta["max_seq_len"]) > pair.discriminator.config.max_position_embeddings:
-        raise ElectraError(f"{data_dir}: examples of {meta['max_seq_len']} tokens are longer than the model's "
-                           f"{pair.discriminator.config.max_position_embeddings} positions")
+        raise ElectraError(
+            f"{data_dir}: examples of {meta['max_seq_len']} tokens are longer than the model's "
+            f"{pair.discriminator.config.max_position_embeddings} positions"
+        )
     device = str(resolve_device(device))
-    objective = ElectraObjective(pair.generator, pair.discriminator, pair.recipe, special,
-                                 int(meta["max_seq_len"])).to(device).eval()
+    objective = (
+        ElectraObjective(pair.generator, pair.discriminator, pair.recipe, special, int(meta["max_seq_len"]))
+        .to(device)
+        .eval()
+    )
     rng = torch.Generator(device=device)
     rng.manual_seed(seed)
     totals: dict[str, float] = {}
@@ -102,7 +112,7 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
     if n == 0:
         raise ElectraError(f"{data_dir}: no examples to validate on")
     for start in range(0, n, batch_size):
-        batch = batch_from_ids(data.rows(indices[start:start + batch_size]), special.pad, special.sep).to(device)
+        batch = batch_from_ids(data.rows(indices[start : start + batch_size]), special.pad, special.sep).to(device)
         out = objective.run(batch, rng)
         for key, value in objective.score(out, batch.attention_mask).stats.items():
             totals[key] = totals.get(key, 0.0) + float(value)
@@ -113,7 +123,7 @@ def evaluate_pair(pair: Pair, data_dir: Path, batch_size: int = 64, max_examples
 
 
 def report(totals: dict[str, float], scores: np.ndarray, labels: np.ndarray, examples: int) -> dict:
-    row = summarize(totals)
+    row = ElectraObjective.metrics(totals)
     auc = float(roc_auc_score(labels, scores)) if 0 < labels.sum() < labels.size else None  # undefined
     return {
         "examples": examples,

@@ -20,9 +20,17 @@ from electra.objectives import OBJECTIVES
 
 pytest.importorskip("transformers")
 
-MODEL = ModelConfig(vocab_size=1200, embedding_size=32, hidden_size=48, num_hidden_layers=2,
-                    num_attention_heads=4, intermediate_size=96, hidden_dropout_prob=0.0,
-                    attention_probs_dropout_prob=0.0, max_position_embeddings=64)
+MODEL = ModelConfig(
+    vocab_size=1200,
+    embedding_size=32,
+    hidden_size=48,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=96,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    max_position_embeddings=64,
+)
 SEQ = 40
 
 
@@ -42,7 +50,7 @@ def padded_batch():
 def twin_pair(objective: str, recipe: ObjectiveConfig):
     """Our objective and the HF composition, holding the same weights."""
     torch.manual_seed(0)
-    ours = OBJECTIVES[objective](MODEL, recipe, BERT_SPECIALS, SEQ)
+    ours = OBJECTIVES[objective].build(MODEL, recipe, BERT_SPECIALS, SEQ)
     theirs = BASELINES[objective](MODEL, recipe, SEQ)
     for name, network in ours.networks().items():
         target = theirs.mlm if name == "mlm" else getattr(theirs, name)
@@ -53,8 +61,11 @@ def twin_pair(objective: str, recipe: ObjectiveConfig):
 
 
 def gradients(networks: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
-    return {f"{net}/{name}": p.grad for net, module in networks.items()
-            for name, p in module.named_parameters(remove_duplicate=False)}
+    return {
+        f"{net}/{name}": p.grad
+        for net, module in networks.items()
+        for name, p in module.named_parameters(remove_duplicate=False)
+    }
 
 
 @pytest.mark.parametrize("disallow_correct", [False, True])
@@ -106,8 +117,23 @@ def test_a_different_mask_is_detected():
 
 
 def test_bench_command_prints_the_documented_json(capsys):
-    code = cli.main(["bench", "--preset", "tiny", "--batch-size", "4", "--seq-len", "32", "--repeats", "3",
-                     "--warmup", "1", "--no-memory", "--json"])
+    code = cli.main(
+        [
+            "bench",
+            "--preset",
+            "tiny",
+            "--batch-size",
+            "4",
+            "--seq-len",
+            "32",
+            "--repeats",
+            "3",
+            "--warmup",
+            "1",
+            "--no-memory",
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("ours_tokens_per_s", "baseline_tokens_per_s", "ratio", "flops_per_token", "peak_gflops", "mfu"):

@@ -10,9 +10,27 @@ import pytest
 from electra.cli import main
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
-TINY = ["--model.embedding_size", "32", "--model.hidden_size", "32", "--model.num_hidden_layers", "1",
-        "--model.num_attention_heads", "2", "--model.intermediate_size", "64", "--train.batch_size", "8",
-        "--train.device", "cpu", "--train.log_every", "2", "--train.save_every", "4", "--no-progress"]
+TINY = [
+    "--model.embedding_size",
+    "32",
+    "--model.hidden_size",
+    "32",
+    "--model.num_hidden_layers",
+    "1",
+    "--model.num_attention_heads",
+    "2",
+    "--model.intermediate_size",
+    "64",
+    "--train.batch_size",
+    "8",
+    "--train.device",
+    "cpu",
+    "--train.log_every",
+    "2",
+    "--train.save_every",
+    "4",
+    "--no-progress",
+]
 
 
 def electra(*args: str) -> subprocess.CompletedProcess:
@@ -21,14 +39,34 @@ def electra(*args: str) -> subprocess.CompletedProcess:
 
 def test_prepare_pretrain_validate_through_the_cli(tmp_path):
     data, run = tmp_path / "data", tmp_path / "run"
-    prep = electra("prepare", str(CORPUS / "mobydick_sample.txt.gz"), "--out", str(data),
-                   "--vocab-size", "1000", "--max-seq-len", "48")
+    prep = electra(
+        "prepare",
+        str(CORPUS / "mobydick_sample.txt.gz"),
+        "--out",
+        str(data),
+        "--vocab-size",
+        "1000",
+        "--max-seq-len",
+        "48",
+    )
     assert prep.returncode == 0, prep.stderr
     meta = json.loads((data / "meta.json").read_text())
     assert meta["vocab_size"] <= 1000 and meta["max_seq_len"] == 48 and meta["counts"]["examples"] > 0
 
-    train = electra("pretrain", "--data", str(data), "--out", str(run), "--preset", "tiny",
-                    "--objective", "electra", "--max-steps", "6", *TINY)
+    train = electra(
+        "pretrain",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--preset",
+        "tiny",
+        "--objective",
+        "electra",
+        "--max-steps",
+        "6",
+        *TINY,
+    )
     assert train.returncode == 0, train.stderr
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6]
@@ -36,8 +74,16 @@ def test_prepare_pretrain_validate_through_the_cli(tmp_path):
         assert key in rows[-1]
     assert json.loads((run / "discriminator" / "config.json").read_text())["hidden_size"] == 32
 
-    checked = electra("validate", "--model", str(run), "--data", str(CORPUS / "austen_sample.txt.gz"), "--json",
-                      "--max-examples", "50")
+    checked = electra(
+        "validate",
+        "--model",
+        str(run),
+        "--data",
+        str(CORPUS / "austen_sample.txt.gz"),
+        "--json",
+        "--max-examples",
+        "50",
+    )
     assert checked.returncode == 0, checked.stderr
     result = json.loads(checked.stdout)
     for key in ("disc_loss", "baseline_loss", "disc_auc", "disc_recall", "disc_precision", "gen_acc"):
@@ -60,16 +106,19 @@ def test_config_values_from_yaml_override_the_preset(tmp_path, capsys):
     assert report["model"]["hidden_size"] == 64 and report["generator_model"]["hidden_size"] == 32
 
 
-@pytest.mark.parametrize("args,message", [
-    (["pretrain", "--dry-run", "--model.num_attention_heads", "3"], "model.num_attention_heads"),
-    (["pretrain", "--dry-run", "--train.lr", "-1"], "train.lr"),
-    (["pretrain", "--dry-run", "--recipe.mask_prob", "1.5"], "recipe.mask_prob"),
-    (["pretrain", "--dry-run", "--train.batch_size", "10", "--train.grad_accum", "3"], "train.grad_accum"),
-    (["pretrain", "--preset", "huge", "--dry-run"], "unknown preset 'huge'"),
-    (["pretrain", "--dry-run", "--train.device", "bogus"], "train.device"),
-    (["validate", "--model", "x", "--data", "y", "--batch-size", "0"], "no 'generator' folder"),
-    (["prepare", "/does/not/exist.txt", "--out", "/tmp/x"], "/does/not/exist.txt"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["pretrain", "--dry-run", "--model.num_attention_heads", "3"], "model.num_attention_heads"),
+        (["pretrain", "--dry-run", "--train.lr", "-1"], "train.lr"),
+        (["pretrain", "--dry-run", "--recipe.mask_prob", "1.5"], "recipe.mask_prob"),
+        (["pretrain", "--dry-run", "--train.batch_size", "10", "--train.grad_accum", "3"], "train.grad_accum"),
+        (["pretrain", "--preset", "huge", "--dry-run"], "unknown preset 'huge'"),
+        (["pretrain", "--dry-run", "--train.device", "bogus"], "train.device"),
+        (["validate", "--model", "x", "--data", "y", "--batch-size", "0"], "no 'generator' folder"),
+        (["prepare", "/does/not/exist.txt", "--out", "/tmp/x"], "/does/not/exist.txt"),
+    ],
+)
 def test_bad_values_are_rejected_naming_the_field(args, message, capsys):
     assert main(args) == 2
     assert message in capsys.readouterr().err
@@ -98,9 +147,17 @@ def test_validate_rejects_corrupt_weights(tmp_path, capsys, prepared):
     from electra.model.io import save_network
     from electra.model.networks import build_pair
 
-    generator, discriminator = build_pair(ModelConfig(vocab_size=2000, embedding_size=16, hidden_size=16,
-                                                      num_hidden_layers=1, num_attention_heads=2,
-                                                      intermediate_size=32), 0.5)
+    generator, discriminator = build_pair(
+        ModelConfig(
+            vocab_size=2000,
+            embedding_size=16,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
+        0.5,
+    )
     save_network(generator, tmp_path / "generator", prepared)
     save_network(discriminator, tmp_path / "discriminator", prepared)
     (tmp_path / "discriminator" / "model.safetensors").write_bytes(b"not safetensors at all")
@@ -110,8 +167,26 @@ def test_validate_rejects_corrupt_weights(tmp_path, capsys, prepared):
 
 def test_a_few_small_preset_steps_run_on_cpu(prepared, tmp_path):
     run = tmp_path / "small"
-    code = main(["pretrain", "--data", str(prepared), "--out", str(run), "--preset", "small", "--max-steps", "2",
-                 "--train.batch_size", "4", "--train.device", "cpu", "--train.log_every", "1", "--no-progress"])
+    code = main(
+        [
+            "pretrain",
+            "--data",
+            str(prepared),
+            "--out",
+            str(run),
+            "--preset",
+            "small",
+            "--max-steps",
+            "2",
+            "--train.batch_size",
+            "4",
+            "--train.device",
+            "cpu",
+            "--train.log_every",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]

@@ -11,12 +11,11 @@ import pytest
 
 from electra import cli
 from electra.compare import CompareJob, arm_job, verdict
+from electra.config import FinetuneConfig
 from electra.data.loader import load_meta
 from electra.errors import ElectraError
 from electra.finetune.run import FinetuneJob, finetune
-from electra.config import FinetuneConfig
-
-from finetune.conftest import write_sentiment  # noqa: E402  (tests/ is on sys.path)
+from tests.helpers import write_sentiment
 
 BUDGET = 3e11
 
@@ -26,9 +25,30 @@ def compared(prepared, tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     task = write_sentiment(root / "task", random.Random(0), sizes=(120, 40, 40))
     out = root / "out"
-    code = cli.main(["compare", "--data", str(prepared), "--task-data", str(task), "--task", "classification",
-                     "--preset", "tiny", "--budget", str(BUDGET), "--seeds", "1,2", "--out", str(out),
-                     "--epochs", "1", "--device", "cpu", "--no-progress"])
+    code = cli.main(
+        [
+            "compare",
+            "--data",
+            str(prepared),
+            "--task-data",
+            str(task),
+            "--task",
+            "classification",
+            "--preset",
+            "tiny",
+            "--budget",
+            str(BUDGET),
+            "--seeds",
+            "1,2",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return out, task
 
@@ -49,7 +69,7 @@ def test_equal_budgets_snapshots_and_report(compared):
     assert results["arms"]["electra"]["1"]["step"] < results["arms"]["mlm"]["1"]["step"]
     report = (out / "report.md").read_text()
     assert "| classification | electra | 1 |" in report and "random init" in report
-    assert "At the full budget ELECTRA" in report and "random initialisation" in report
+    assert "At the full budget, best first: " in report and "random initialisation" in report
     for png in ("score_vs_flops.png", "pretraining.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG" and f"]({png})" in report
 
@@ -58,18 +78,45 @@ def test_report_numbers_are_reproduced_from_the_saved_snapshots(compared, tmp_pa
     out, task = compared
     results = json.loads((out / "results.json").read_text())
     entry = results["arms"]["electra"]["0.5"]
-    rerun = finetune(FinetuneJob(model=out / "pretrain" / "electra" / "snapshots" / "0.5" / "discriminator",
-                                 task="classification", data=task, out=tmp_path / "rerun", seeds=[1, 2],
-                                 settings=FinetuneConfig(epochs=1, device="cpu")), progress=False)
+    rerun = finetune(
+        FinetuneJob(
+            model=out / "pretrain" / "electra" / "snapshots" / "0.5" / "discriminator",
+            task="classification",
+            data=task,
+            out=tmp_path / "rerun",
+            seeds=[1, 2],
+            settings=FinetuneConfig(epochs=1, device="cpu"),
+        ),
+        progress=False,
+    )
     assert [run["test"]["accuracy"] for run in rerun["per_seed"]] == entry["per_seed"]
 
 
 def test_rerun_skips_finished_work_and_bad_options_are_named(compared, prepared, capsys):
     out, task = compared
     before = (out / "results.json").read_text()
-    args = ["compare", "--data", str(prepared), "--task-data", str(task), "--task", "classification",
-            "--preset", "tiny", "--budget", str(BUDGET), "--seeds", "1,2", "--out", str(out), "--epochs", "1",
-            "--device", "cpu", "--no-progress"]
+    args = [
+        "compare",
+        "--data",
+        str(prepared),
+        "--task-data",
+        str(task),
+        "--task",
+        "classification",
+        "--preset",
+        "tiny",
+        "--budget",
+        str(BUDGET),
+        "--seeds",
+        "1,2",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     assert cli.main(args) == 0
     assert "pretraining already done" in capsys.readouterr().err
     assert (out / "results.json").read_text() == before
@@ -82,9 +129,13 @@ def _score(median: float) -> dict:
 
 
 def _results(electra: float, mlm: float, random_init: float, ratio: float, recall: float) -> dict:
-    return {"arms": {"electra": {"1": _score(electra), "pretraining": {"disc_loss_ratio": ratio, "disc_recall": recall}},
-                     "mlm": {"1": _score(mlm), "pretraining": {"mlm_loss": 5.6}}},
-            "random_init": _score(random_init)}
+    return {
+        "arms": {
+            "electra": {"1": _score(electra), "pretraining": {"disc_loss_ratio": ratio, "disc_recall": recall}},
+            "mlm": {"1": _score(mlm), "pretraining": {"mlm_loss": 5.6}},
+        },
+        "random_init": _score(random_init),
+    }
 
 
 def test_verdict_names_a_discriminator_barely_off_its_plateau_and_pretraining_that_did_not_pay():
@@ -99,7 +150,7 @@ def test_verdict_names_the_plateau_and_stays_quiet_for_a_working_discriminator()
     assert "never left the plateau" in stuck and "had only begun" not in stuck
     working = "\n".join(verdict(_results(0.82, 0.78, 0.75, ratio=0.6, recall=0.5)))
     assert "plateau" not in working and "No pretrained model" not in working
-    assert "ELECTRA beats MLM" in working
+    assert "best first: electra 0.8200, mlm 0.7800" in working
 
 
 def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):
@@ -112,14 +163,22 @@ def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):
 
 
 def test_init_scheme_and_generator_shape_reach_the_arms(prepared, tmp_path):
-    job = CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, init_scheme="local",
-                     generator_fraction=1.0, generator_layers=2)
+    job = CompareJob(
+        data=prepared,
+        task_data=tmp_path,
+        task="classification",
+        out=tmp_path,
+        init_scheme="local",
+        generator_fraction=1.0,
+        generator_layers=2,
+    )
     meta = load_meta(prepared)
     electra, mlm = arm_job(job, "electra", meta), arm_job(job, "mlm", meta)
     assert electra.model.init_scheme == mlm.model.init_scheme == "local"
     assert (electra.recipe.generator_fraction, electra.recipe.generator_layers) == (1.0, 2)
-    plain = arm_job(dataclasses.replace(job, init_scheme="bert", generator_fraction=None, generator_layers=None),
-                    "electra", meta)
+    plain = arm_job(
+        dataclasses.replace(job, init_scheme="bert", generator_fraction=None, generator_layers=None), "electra", meta
+    )
     assert plain.model.init_scheme == "bert" and plain.recipe.generator_fraction == 0.25
     assert plain.recipe.generator_layers is None
     with pytest.raises(ElectraError, match="--init-scheme"):

@@ -11,9 +11,17 @@ from electra.validate import load_pair
 
 def make_pair(folder, tokenizer_dir, seed):
     torch.manual_seed(seed)
-    generator, discriminator = build_pair(ModelConfig(vocab_size=2000, embedding_size=16, hidden_size=16,
-                                                      num_hidden_layers=1, num_attention_heads=2,
-                                                      intermediate_size=32), 0.5)
+    generator, discriminator = build_pair(
+        ModelConfig(
+            vocab_size=2000,
+            embedding_size=16,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
+        0.5,
+    )
     save_network(generator, folder / "generator", tokenizer_dir)
     save_network(discriminator, folder / "discriminator", tokenizer_dir)
     return load_pair(folder)

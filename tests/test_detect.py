@@ -15,10 +15,17 @@ SHIPPED = str(shipped_pair_path())
 
 PLANTED = [  # (sentence, original word, planted replacement)
     ("The president said that the nation must work together to build a stronger economy.", "together", "river"),
-    ("It is a truth universally acknowledged that a single man in possession of a good fortune must be in "
-     "want of a wife.", "wife", "the"),
-    ("Call me Ishmael. Some years ago I thought I would sail about a little and see the watery part of the "
-     "world.", "sail", "eat"),
+    (
+        "It is a truth universally acknowledged that a single man in possession of a good fortune must be in "
+        "want of a wife.",
+        "wife",
+        "the",
+    ),
+    (
+        "Call me Ishmael. Some years ago I thought I would sail about a little and see the watery part of the world.",
+        "sail",
+        "eat",
+    ),
     ("We must reduce taxes and increase the number of jobs for the American people.", "jobs", "of"),
     ("She was the youngest of the two daughters of a most affectionate father.", "father", "and"),
     ("The ship sailed across the ocean in the storm.", "ocean", "president"),
@@ -40,8 +47,9 @@ def test_planted_replacements_rank_among_the_most_suspicious_tokens():
 
 def test_detect_json_and_html(tmp_path, capsys):
     page = tmp_path / "heat.html"
-    assert cli.main(["detect", "--model", SHIPPED, "The ship sailed across the sea.", "--json",
-                     "--html", str(page)]) == 0
+    assert (
+        cli.main(["detect", "--model", SHIPPED, "The ship sailed across the sea.", "--json", "--html", str(page)]) == 0
+    )
     scores = json.loads(capsys.readouterr().out)
     assert [s["token"] for s in scores] == ["the", "ship", "sailed", "across", "the", "sea", "."]
     assert all(0.0 <= s["p_replaced"] <= 1.0 and set(s) == {"token", "p_replaced"} for s in scores)

@@ -8,32 +8,45 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from electra.bench import BERT_SPECIALS, BenchConfig, synthetic_batch
 from electra.config import ModelConfig, ObjectiveConfig
-from electra.flops import slot_share, step_flops
+from electra.flops import slot_share
 from electra.objectives import OBJECTIVES
 
 # attention dropout > 0 makes attention run as explicit matmuls, which the counter sees
 # (it has no formula for the CPU flash kernel); E != H exercises the embedding projection
-MODEL = ModelConfig(vocab_size=1500, embedding_size=32, hidden_size=64, num_hidden_layers=3,
-                    num_attention_heads=4, intermediate_size=128, hidden_dropout_prob=0.1,
-                    attention_probs_dropout_prob=0.1, max_position_embeddings=64)
+MODEL = ModelConfig(
+    vocab_size=1500,
+    embedding_size=32,
+    hidden_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    intermediate_size=128,
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=64,
+)
 
 
 def in_place_addmm_flops(self_shape, a_shape, b_shape, out_shape=None, **kwargs) -> int:
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
-GENERATOR_SHAPES = {"paper": ObjectiveConfig(), "full width, 1 layer": ObjectiveConfig(generator_fraction=1.0,
-                                                                                      generator_layers=1)}
+GENERATOR_SHAPES = {
+    "paper": ObjectiveConfig(),
+    "full width, 1 layer": ObjectiveConfig(generator_fraction=1.0, generator_layers=1),
+}
 
 
-@pytest.mark.parametrize("objective,generator", [("electra", "paper"), ("electra", "full width, 1 layer"),
-                                                 ("mlm", "paper")])
+@pytest.mark.parametrize(
+    "objective,generator",
+    [("electra", "paper"), ("electra", "full width, 1 layer")]
+    + [(name, "paper") for name in OBJECTIVES if name != "electra"],
+)
 @pytest.mark.parametrize("seq_len", [32, 48])
 @pytest.mark.parametrize("padded", [False, True])
 def test_step_flops_match_the_torch_flop_counter(objective, generator, seq_len, padded):
     recipe = GENERATOR_SHAPES[generator]
     torch.manual_seed(0)
-    model = OBJECTIVES[objective](MODEL, recipe, BERT_SPECIALS, seq_len)
+    model = OBJECTIVES[objective].build(MODEL, recipe, BERT_SPECIALS, seq_len)
     batch = synthetic_batch(BenchConfig(preset="tiny", batch_size=5, seq_len=seq_len), torch.Generator().manual_seed(1))
     batch.input_ids.clamp_(max=MODEL.vocab_size - 1)
     if padded:  # a short row selects fewer positions, but its slots are computed all the same
@@ -46,15 +59,15 @@ def test_step_flops_match_the_torch_flop_counter(objective, generator, seq_len, 
         out = model(batch, torch.Generator().manual_seed(2))
         out.loss.backward()
     slots = 5 * seq_len * slot_share(recipe, seq_len)
-    expected = step_flops(objective, MODEL, recipe, seq_len).total(positions=5 * seq_len, slots=slots)
+    expected = OBJECTIVES[objective].step_flops(MODEL, recipe, seq_len).total(positions=5 * seq_len, slots=slots)
     assert counter.get_total_flops() == pytest.approx(expected, rel=1e-9)
     assert (float(out.stats["selected"]) < slots) == padded
 
 
 def test_vocabulary_everywhere_costs_more_and_only_per_position():
     recipe = ObjectiveConfig()
-    ours = step_flops("electra", MODEL, recipe, 128)
-    everywhere = step_flops("electra", MODEL, recipe, 128, vocab_everywhere=True)
+    ours = OBJECTIVES["electra"].step_flops(MODEL, recipe, 128)
+    everywhere = OBJECTIVES["electra"].step_flops(MODEL, recipe, 128, vocab_everywhere=True)
     share = slot_share(recipe, 128)
     assert everywhere.per_selected == 0
     assert everywhere.per_token(share) > ours.per_token(share)

@@ -16,7 +16,26 @@ from electra.glue import AVERAGE_RULE, GlueJob, plan
 from electra.model.io import read_config, save_network
 from electra.model.networks import build_pair
 
-WORDS = "the ship sea man day was it a long old white whale boat in on of good bad".split()
+WORDS = [
+    "the",
+    "ship",
+    "sea",
+    "man",
+    "day",
+    "was",
+    "it",
+    "a",
+    "long",
+    "old",
+    "white",
+    "whale",
+    "boat",
+    "in",
+    "on",
+    "of",
+    "good",
+    "bad",
+]
 
 
 def text(rng: random.Random) -> str:
@@ -43,8 +62,10 @@ def write_stsb(folder, rng, rows=24):
     folder.mkdir(parents=True)
     header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
     for split in ("train", "dev"):
-        lines = [header] + [f"{i}\tmain-news\tx\t2012\t{i}\tnone\tnone\t{text(rng)}\t{text(rng)}\t"
-                            f"{rng.uniform(0, 5):.3f}" for i in range(rows)]
+        lines = [header] + [
+            f"{i}\tmain-news\tx\t2012\t{i}\tnone\tnone\t{text(rng)}\t{text(rng)}\t{rng.uniform(0, 5):.3f}"
+            for i in range(rows)
+        ]
         (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
 
 
@@ -57,6 +78,7 @@ def write_table(folder, files, rows=24):
 
 def write_other_five(root, rng):
     """MRPC, QQP, MNLI, QNLI and RTE with the download's headers (and MNLI's file names)."""
+
     def pair():
         return f"{text(rng)}\t{text(rng)}"
 
@@ -66,17 +88,32 @@ def write_other_five(root, rng):
     def mnli(labels):  # annotator labels, then the gold one (all agree here)
         head = "index\tpromptID\tpairID\tgenre\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2"
         gold = lambda: rng.choice(["entailment", "neutral", "contradiction"])  # noqa: E731
-        return (head + "".join(f"\t{name}" for name in labels),
-                lambda i: f"{i}\t1\t1\tgov\t(x)\t(y)\t{pair()}" + f"\t{gold()}" * len(labels))
+        return (
+            head + "".join(f"\t{name}" for name in labels),
+            lambda i: f"{i}\t1\t1\tgov\t(x)\t(y)\t{pair()}" + f"\t{gold()}" * len(labels),
+        )
 
     mrpc = ("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String", lambda i: f"{bit()}\t{i}\t{i + 1}\t{pair()}")
-    write_table(root / "MRPC", {"train.tsv": mrpc, "dev.tsv": mrpc, "test.tsv": (
-        "index\t#1 ID\t#2 ID\t#1 String\t#2 String", lambda i: f"{i}\t{i}\t{i + 1}\t{pair()}")})
+    write_table(
+        root / "MRPC",
+        {
+            "train.tsv": mrpc,
+            "dev.tsv": mrpc,
+            "test.tsv": ("index\t#1 ID\t#2 ID\t#1 String\t#2 String", lambda i: f"{i}\t{i}\t{i + 1}\t{pair()}"),
+        },
+    )
     qqp = ("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate", lambda i: f"{i}\t{i}\t{i + 1}\t{pair()}\t{bit()}")
     write_table(root / "QQP", {"train.tsv": qqp, "dev.tsv": qqp})
     dev = mnli(("label1", "label2", "gold_label"))
-    write_table(root / "MNLI", {"train.tsv": mnli(("label1", "gold_label")), "dev_matched.tsv": dev,
-                                "dev_mismatched.tsv": dev, "test_matched.tsv": mnli(())})
+    write_table(
+        root / "MNLI",
+        {
+            "train.tsv": mnli(("label1", "gold_label")),
+            "dev_matched.tsv": dev,
+            "dev_mismatched.tsv": dev,
+            "test_matched.tsv": mnli(()),
+        },
+    )
     for folder, texts in (("QNLI", "question\tsentence"), ("RTE", "sentence1\tsentence2")):
         rows = (f"index\t{texts}\tlabel", lambda i: f"{i}\t{pair()}\t{rng.choice(['entailment', 'not_entailment'])}")
         test = (f"index\t{texts}", lambda i: f"{i}\t{pair()}")
@@ -100,17 +137,40 @@ def model(tmp_path_factory):
     """A 1-layer, 16-wide random discriminator with the shipped tokenizer."""
     shipped = shipped_pair_path() / "discriminator"
     torch.manual_seed(0)
-    _, discriminator = build_pair(ModelConfig(vocab_size=read_config(shipped)["vocab_size"], embedding_size=16,
-                                              hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                              intermediate_size=32), 0.5)
+    _, discriminator = build_pair(
+        ModelConfig(
+            vocab_size=read_config(shipped)["vocab_size"],
+            embedding_size=16,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
+        0.5,
+    )
     folder = tmp_path_factory.mktemp("model") / "discriminator"
     save_network(discriminator, folder, shipped)
     return folder
 
 
 def glue(model, data, out, *extra):
-    return main(["glue", "--model", str(model), "--data", str(data), "--out", str(out), "--seeds", "1,2",
-                 "--no-progress", "--device", "cpu", *extra])
+    return main(
+        [
+            "glue",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--seeds",
+            "1,2",
+            "--no-progress",
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -160,23 +220,43 @@ def test_rerun_skips_finished_tasks_and_refuses_other_settings(ran, model, glue_
     assert glue(model, glue_dir, ran, "--epochs", "1") == 2
     err = capsys.readouterr().err
     assert "finished with other settings" in err and "epochs" in err
-    assert main(["glue", "--model", str(model), "--data", str(glue_dir), "--out", str(ran), "--seeds", "1",
-                 "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "glue",
+                "--model",
+                str(model),
+                "--data",
+                str(glue_dir),
+                "--out",
+                str(ran),
+                "--seeds",
+                "1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "seeds" in capsys.readouterr().err
     assert {path: path.stat().st_mtime_ns for path in before} == before
 
 
-@pytest.mark.parametrize("setup, extra, message", [
-    ("empty", (), "no GLUE task folder"),
-    ("glue", ("--tasks", "cola,rte"), "no folder for RTE"),
-    ("glue", ("--tasks", "wnli"), "WNLI is not run"),
-    ("glue", ("--tasks", "squad"), "unknown task"),
-    ("nodev", (), "no dev file"),
-    ("missing", (), "no such folder"),
-])
+@pytest.mark.parametrize(
+    "setup, extra, message",
+    [
+        ("empty", (), "no GLUE task folder"),
+        ("glue", ("--tasks", "cola,rte"), "no folder for RTE"),
+        ("glue", ("--tasks", "wnli"), "WNLI is not run"),
+        ("glue", ("--tasks", "squad"), "unknown task"),
+        ("nodev", (), "no dev file"),
+        ("missing", (), "no such folder"),
+    ],
+)
 def test_errors_are_named_before_any_work(setup, extra, message, model, glue_dir, tmp_path, capsys):
-    data = {"glue": glue_dir, "empty": tmp_path / "empty", "nodev": tmp_path / "nodev",
-            "missing": tmp_path / "absent"}[setup]
+    data = {"glue": glue_dir, "empty": tmp_path / "empty", "nodev": tmp_path / "nodev", "missing": tmp_path / "absent"}[
+        setup
+    ]
     if setup == "empty":
         (data / "WNLI").mkdir(parents=True)
     if setup == "nodev":

@@ -17,8 +17,14 @@ from electra.model.networks import Discriminator, Generator
 
 transformers = pytest.importorskip("transformers")
 
-CFG = dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-           max_position_embeddings=64)
+CFG = dict(
+    vocab_size=120,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+)
 
 
 def inputs():
@@ -37,9 +43,11 @@ def test_bert_key_map_round_trips():
     assert set(to_theirs(ours, BERT)) == set(theirs)
     assert to_ours({"bert.embeddings.position_ids": torch.zeros(3)}, BERT) == {}
     assert to_ours({"embeddings.word_embeddings.weight": torch.zeros(3)}, BERT).keys() == {
-        "electra.embeddings.word_embeddings.weight"}
+        "electra.embeddings.word_embeddings.weight"
+    }
     assert to_theirs({"electra.encoder.layer.0.output.dense.bias": torch.zeros(1)}, ELECTRA).keys() == {
-        "electra.encoder.layer.0.output.dense.bias"}
+        "electra.encoder.layer.0.output.dense.bias"
+    }
 
 
 @pytest.mark.parametrize("hf_cls, ours_cls", [("BertForMaskedLM", Generator), ("BertModel", None)])
@@ -59,9 +67,12 @@ def test_bert_folders_load_with_identical_hidden_states(tmp_path, hf_cls, ours_c
     if ours_cls is not None:  # the MLM head comes along too: logits equal
         generator = load_network(ours_cls, tmp_path).eval()
         with torch.no_grad():
-            torch.testing.assert_close(generator(ids, mask, types)[mask.bool()],
-                                       bert(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
-                                       atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                generator(ids, mask, types)[mask.bool()],
+                bert(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
+                atol=1e-5,
+                rtol=1e-5,
+            )
 
 
 def test_electra_folders_from_transformers_load_exactly(tmp_path):
@@ -71,9 +82,12 @@ def test_electra_folders_from_transformers_load_exactly(tmp_path):
     ours = load_network(Discriminator, tmp_path).eval()
     ids, mask, types = inputs()
     with torch.no_grad():
-        torch.testing.assert_close(ours(ids, mask, types)[mask.bool()],
-                                   hf(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            ours(ids, mask, types)[mask.bool()],
+            hf(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[mask.bool()],
+            atol=1e-5,
+            rtol=1e-5,
+        )
 
 
 def test_pickle_only_and_corrupt_checkpoints_are_refused(tmp_path):
@@ -109,8 +123,9 @@ def test_minilm_imports_with_bert_model_hidden_states():
     load_encoder(ours, folder)
     bert = transformers.BertModel.from_pretrained(str(folder)).eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
-    batch = tokenizer(["Call me Ishmael.", "A truth universally acknowledged, that a single man"],
-                      return_tensors="pt", padding=True)
+    batch = tokenizer(
+        ["Call me Ishmael.", "A truth universally acknowledged, that a single man"], return_tensors="pt", padding=True
+    )
     with torch.no_grad():
         expected = bert(**batch).last_hidden_state
         got = ours.electra(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
@@ -124,9 +139,31 @@ def test_a_bert_encoder_initialises_an_electra_discriminator(tmp_path):
     corpus = Path(__file__).parent / "fixtures" / "corpus" / "austen_sample.txt.gz"
     data, run = tmp_path / "data", tmp_path / "run"
     assert main(["prepare", str(corpus), "--out", str(data), "--tokenizer", str(folder), "--max-seq-len", "32"]) == 0
-    assert main(["pretrain", "--data", str(data), "--out", str(run), "--init", str(folder), "--max-steps", "1",
-                 "--train.batch_size", "2", "--train.lr", "1e-12", "--train.warmup_steps", "0",
-                 "--train.device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--out",
+                str(run),
+                "--init",
+                str(folder),
+                "--max-steps",
+                "1",
+                "--train.batch_size",
+                "2",
+                "--train.lr",
+                "1e-12",
+                "--train.warmup_steps",
+                "0",
+                "--train.device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     config = json.loads((run / "discriminator" / "config.json").read_text())
     assert (config["hidden_size"], config["num_hidden_layers"]) == (384, 6)
     trained = load_file(str(run / "discriminator" / "model.safetensors"))
@@ -136,9 +173,17 @@ def test_a_bert_encoder_initialises_an_electra_discriminator(tmp_path):
 
 
 @pytest.mark.parametrize("embedding_size", [16, 32])
-@pytest.mark.parametrize("hf_name", ["ElectraModel", "ElectraForPreTraining", "ElectraForMaskedLM",
-                                     "ElectraForSequenceClassification", "ElectraForTokenClassification",
-                                     "ElectraForQuestionAnswering"])
+@pytest.mark.parametrize(
+    "hf_name",
+    [
+        "ElectraModel",
+        "ElectraForPreTraining",
+        "ElectraForMaskedLM",
+        "ElectraForSequenceClassification",
+        "ElectraForTokenClassification",
+        "ElectraForQuestionAnswering",
+    ],
+)
 def test_transformers_electra_folders_load_into_ours_with_equal_outputs(tmp_path, hf_name, embedding_size):
     """HF -> ours for every class, with and without the embedding projection (ours -> HF: test_export)."""
     from electra.model.heads import SpanExtractor, TokenClassifier
@@ -150,10 +195,14 @@ def test_transformers_electra_folders_load_into_ours_with_equal_outputs(tmp_path
     theirs = getattr(transformers, hf_name)(hf_cfg).eval()
     theirs.save_pretrained(tmp_path)
     cfg = ModelConfig.from_dict(read_config(tmp_path))
-    ours = {"ElectraModel": lambda: SequenceClassifier(cfg, 3), "ElectraForPreTraining": lambda: Discriminator(cfg),
-            "ElectraForMaskedLM": lambda: Generator(cfg), "ElectraForSequenceClassification": lambda: SequenceClassifier(cfg, 3),
-            "ElectraForTokenClassification": lambda: TokenClassifier(cfg, 3),
-            "ElectraForQuestionAnswering": lambda: SpanExtractor(cfg)}[hf_name]().eval()
+    ours = {
+        "ElectraModel": lambda: SequenceClassifier(cfg, 3),
+        "ElectraForPreTraining": lambda: Discriminator(cfg),
+        "ElectraForMaskedLM": lambda: Generator(cfg),
+        "ElectraForSequenceClassification": lambda: SequenceClassifier(cfg, 3),
+        "ElectraForTokenClassification": lambda: TokenClassifier(cfg, 3),
+        "ElectraForQuestionAnswering": lambda: SpanExtractor(cfg),
+    }[hf_name]().eval()
     if hf_name == "ElectraModel":
         load_encoder(ours, tmp_path)
     else:
@@ -177,15 +226,41 @@ def test_a_transformers_generator_discriminator_pair_continues_pretraining(tmp_p
     torch.manual_seed(0)
     folder = minilm()  # only for its vocabulary (bert-base-uncased ids)
     pair = tmp_path / "pair"
-    disc = dict(vocab_size=30522, embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                intermediate_size=128, max_position_embeddings=64)
+    disc = dict(
+        vocab_size=30522,
+        embedding_size=32,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=64,
+    )
     gen = dict(disc, hidden_size=16, num_attention_heads=1, intermediate_size=32)
     transformers.ElectraForPreTraining(transformers.ElectraConfig(**disc)).save_pretrained(pair / "discriminator")
     transformers.ElectraForMaskedLM(transformers.ElectraConfig(**gen)).save_pretrained(pair / "generator")
     corpus = Path(__file__).parent / "fixtures" / "corpus" / "austen_sample.txt.gz"
     data, run = tmp_path / "data", tmp_path / "run"
     assert main(["prepare", str(corpus), "--out", str(data), "--tokenizer", str(folder), "--max-seq-len", "32"]) == 0
-    assert main(["pretrain", "--data", str(data), "--out", str(run), "--init", str(pair), "--max-steps", "1",
-                 "--train.batch_size", "2", "--train.device", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--data",
+                str(data),
+                "--out",
+                str(run),
+                "--init",
+                str(pair),
+                "--max-steps",
+                "1",
+                "--train.batch_size",
+                "2",
+                "--train.device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "generator" / "config.json").read_text())["hidden_size"] == 16
     assert json.loads((run / "discriminator" / "config.json").read_text())["hidden_size"] == 64

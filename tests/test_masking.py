@@ -2,8 +2,16 @@
 
 import torch
 
-from electra.masking import (bert_corruption, mask_for_generator, prediction_slots, sample_tokens,
-                             select_positions, selection_counts, slots_per_row, write_samples)
+from electra.masking import (
+    bert_corruption,
+    mask_for_generator,
+    prediction_slots,
+    sample_tokens,
+    select_positions,
+    selection_counts,
+    slots_per_row,
+    write_samples,
+)
 
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 SPECIAL = torch.tensor([CLS, SEP, MASK, PAD])

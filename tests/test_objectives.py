@@ -6,12 +6,20 @@ import torch
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
-from electra.objectives import binary_entropy, build_electra, build_mlm, rtd_loss, summarize
+from electra.objectives import ElectraObjective, MlmObjective
+from electra.objectives.pieces import binary_entropy, rtd_loss
 from electra.tokenizer import SpecialIds
 
 SPECIAL = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
-CFG = ModelConfig(vocab_size=100, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=32)
+CFG = ModelConfig(
+    vocab_size=100,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=32,
+)
 
 
 def batch(seed: int = 0) -> PretrainBatch:
@@ -26,7 +34,7 @@ def batch(seed: int = 0) -> PretrainBatch:
 
 def test_discriminator_loss_gives_no_gradient_to_generator_only_parameters():
     torch.manual_seed(0)
-    objective = build_electra(CFG, ObjectiveConfig(), SPECIAL, 32)
+    objective = ElectraObjective.build(CFG, ObjectiveConfig(), SPECIAL, 32)
     b = batch()
     out = objective.run(b, torch.Generator().manual_seed(1))
     rtd_loss(out.disc_logits, out.labels, b.attention_mask).backward()
@@ -41,7 +49,7 @@ def test_discriminator_loss_gives_no_gradient_to_generator_only_parameters():
 
 def test_total_loss_is_mlm_plus_weighted_discriminator_loss():
     torch.manual_seed(0)
-    objective = build_electra(CFG, ObjectiveConfig(disc_weight=50.0), SPECIAL, 32)
+    objective = ElectraObjective.build(CFG, ObjectiveConfig(disc_weight=50.0), SPECIAL, 32)
     out = objective(batch(), torch.Generator().manual_seed(3))
     mlm = out.stats["mlm_loss_sum"] / out.stats["selected"]
     disc = out.stats["disc_loss_sum"] / out.stats["real_tokens"]
@@ -58,7 +66,7 @@ def test_rtd_loss_averages_over_real_tokens_only():
 
 def test_disallow_correct_replaces_every_selected_position():
     torch.manual_seed(0)
-    objective = build_electra(CFG, ObjectiveConfig(disallow_correct=True), SPECIAL, 32)
+    objective = ElectraObjective.build(CFG, ObjectiveConfig(disallow_correct=True), SPECIAL, 32)
     b = batch()
     out = objective.run(b, torch.Generator().manual_seed(4))
     assert torch.equal(out.labels.bool(), out.selected)
@@ -66,9 +74,9 @@ def test_disallow_correct_replaces_every_selected_position():
 
 def test_statistics_and_baseline():
     torch.manual_seed(0)
-    objective = build_electra(CFG, ObjectiveConfig(), SPECIAL, 32)
+    objective = ElectraObjective.build(CFG, ObjectiveConfig(), SPECIAL, 32)
     out = objective(batch(), torch.Generator().manual_seed(5))
-    row = summarize({k: float(v) for k, v in out.stats.items()})
+    row = ElectraObjective.metrics({k: float(v) for k, v in out.stats.items()})
     share = row["replaced_share"]
     assert 0.0 < share < 0.2
     assert abs(row["disc_baseline_loss"] - binary_entropy(share)) < 1e-12
@@ -84,7 +92,7 @@ def test_binary_entropy_is_the_loss_of_the_constant_predictor():
 
 def test_mlm_objective_trains_one_full_size_network():
     torch.manual_seed(0)
-    objective = build_mlm(CFG, ObjectiveConfig(), SPECIAL, 32)
+    objective = MlmObjective.build(CFG, ObjectiveConfig(), SPECIAL, 32)
     assert list(objective.networks()) == ["mlm"]
     assert objective.mlm.config.hidden_size == CFG.hidden_size
     out = objective(batch(), torch.Generator().manual_seed(6))

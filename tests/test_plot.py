@@ -8,8 +8,7 @@ import pytest
 
 from electra import cli
 from electra.pretrain import run_pretraining
-
-from train.test_training import job  # noqa: E402  (tests/ is on sys.path)
+from tests.helpers import job
 
 
 @pytest.fixture(scope="module")

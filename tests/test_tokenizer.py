@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from electra.errors import ElectraError
-from electra.tokenizer import (SpecialIds, load_tokenizer, save_tokenizer, special_ids,
-                               train_wordpiece)
+from electra.tokenizer import SpecialIds, load_tokenizer, save_tokenizer, special_ids, train_wordpiece
 
 FIXTURES = Path(__file__).parent / "fixtures" / "corpus"
 TEXTS = [
@@ -36,6 +35,7 @@ def test_trained_vocabulary_has_specials_first(tok):
 
 def test_training_is_reproducible():
     """HF's trainer alone gives another vocabulary on every call (hash-map order); ours does not."""
+
     def read():
         with gzip.open(FIXTURES / "mobydick_sample.txt.gz", "rt", encoding="utf-8") as handle:
             yield from (line for line in handle if line.strip())
@@ -53,7 +53,18 @@ def test_alphabet_keeps_the_most_frequent_characters_ties_by_code_point():
     assert not {"a", "b", "中"} & set(vocab)
     assert "##z" in vocab and "##-" not in vocab  # punctuation never continues a word
     assert [t for t, _ in sorted(vocab.items(), key=lambda item: item[1])][:11] == [
-        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "-", "v", "w", "x", "y", "z"]
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "-",
+        "v",
+        "w",
+        "x",
+        "y",
+        "z",
+    ]
 
 
 def test_encoding_is_uncased_and_adds_specials_only_when_asked(tok):
@@ -92,8 +103,11 @@ def test_folder_with_only_vocab_txt(tok, tmp_path):
 
 
 def test_bert_style_vocab_keeps_its_own_ids(tmp_path):
-    tokens = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]",
-                                                                 "the", "cat", "##s", "sat", "."]
+    tokens = (
+        ["[PAD]"]
+        + [f"[unused{i}]" for i in range(99)]
+        + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "sat", "."]
+    )
     (tmp_path / "vocab.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
     tok = load_tokenizer(tmp_path / "vocab.txt")
     assert special_ids(tok) == SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)

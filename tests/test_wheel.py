@@ -27,7 +27,7 @@ def run(*args, cwd: Path, timeout: int = 600) -> str:
 def test_the_installed_wheel_runs_demo_and_detect_from_its_package_data(tmp_path):
     wheels = tmp_path / "wheels"
     run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", wheels, cwd=tmp_path)
-    wheel, = wheels.glob("electra-*.whl")
+    (wheel,) = wheels.glob("electra-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for part in ("discriminator", "generator"):
         assert f"electra/assets/pretrained-tiny/{part}/model.safetensors" in names
@@ -42,8 +42,7 @@ def test_the_installed_wheel_runs_demo_and_detect_from_its_package_data(tmp_path
 
     pair = Path(run(electra, "demo", "--shipped-model-path", cwd=tmp_path).strip())
     assert pair.is_relative_to(venv) and (pair / "discriminator" / "model.safetensors").is_file()
-    tokens = json.loads(run(electra, "detect", "--model", pair, "--json", "the whale swam in the sea .",
-                            cwd=tmp_path))
+    tokens = json.loads(run(electra, "detect", "--model", pair, "--json", "the whale swam in the sea .", cwd=tmp_path))
     assert [t["token"] for t in tokens][:2] == ["the", "whale"] and all(0 <= t["p_replaced"] <= 1 for t in tokens)
     shown = run(electra, "demo", "--minutes", "0.05", cwd=tmp_path)  # the built-in corpus, prepared and trained on
     assert "[3/3]" in shown and "mobydick.txt.gz" in shown

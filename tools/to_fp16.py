@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 for folder in sys.argv[1:]:
     path = Path(folder) / "model.safetensors"
     state = load_file(str(path))
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(path),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, str(path), metadata={"format": "pt"}
+    )
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")

@@ -46,8 +46,12 @@ class PretrainBatch:
     """0 up to and including the first ``[SEP]``, 1 for segment B and its ``[SEP]``, 0 on padding."""
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PretrainBatch:
-        return PretrainBatch(*(t.to(device, non_blocking=non_blocking)
-                               for t in (self.input_ids, self.attention_mask, self.token_type_ids)))
+        return PretrainBatch(
+            *(
+                t.to(device, non_blocking=non_blocking)
+                for t in (self.input_ids, self.attention_mask, self.token_type_ids)
+            )
+        )
 
     @property
     def num_tokens(self) -> int:
@@ -63,12 +67,12 @@ def batch_from_ids(ids: np.ndarray, pad_id: int, sep_id: int) -> PretrainBatch:
     """
     ids = np.asarray(ids, dtype=np.int64)
     positions = np.arange(ids.shape[1])
-    real = ids != pad_id                                                    # (B, T)
+    real = ids != pad_id  # (B, T)
     length = np.where(real.any(1), ids.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)  # (B,)
-    attention = positions[None, :] < length[:, None]                        # (B, T)
+    attention = positions[None, :] < length[:, None]  # (B, T)
     is_sep = ids == sep_id
     first_sep = np.where(is_sep.any(1), np.argmax(is_sep, axis=1), ids.shape[1])  # (B,)
-    token_types = (positions[None, :] > first_sep[:, None]) & attention     # (B, T)
+    token_types = (positions[None, :] > first_sep[:, None]) & attention  # (B, T)
     return PretrainBatch(
         input_ids=torch.from_numpy(ids),
         attention_mask=torch.from_numpy(attention.astype(np.int64)),
@@ -93,8 +97,10 @@ def load_meta(folder: str | Path) -> dict[str, Any]:
     if missing:
         raise ElectraError(f"{path}: missing key(s) {', '.join(missing)}")
     if meta["schema_version"] != SUPPORTED_SCHEMA:
-        raise ElectraError(f"{path}: schema_version {meta['schema_version']!r} is not supported "
-                           f"(expected {SUPPORTED_SCHEMA}); prepare the data again")
+        raise ElectraError(
+            f"{path}: schema_version {meta['schema_version']!r} is not supported "
+            f"(expected {SUPPORTED_SCHEMA}); prepare the data again"
+        )
     if not meta["shards"]:
         raise ElectraError(f"{path}: lists no shards")
     for shard in meta["shards"]:
@@ -135,25 +141,27 @@ class PretrainData:
             out[picked] = self.shards[shard][indices[picked] - self.offsets[shard]]
             largest = int(out[picked].max()) if picked.size else 0
             if largest >= self.vocab_size:
-                raise ElectraError(f"{self.folder / self.meta['shards'][shard]['file']}: token id {largest} is outside "
-                                   f"the vocabulary of {self.vocab_size} ids: the shard is damaged; prepare the data "
-                                   f"again (meta.json records each shard's sha256)")
+                raise ElectraError(
+                    f"{self.folder / self.meta['shards'][shard]['file']}: token id {largest} is outside "
+                    f"the vocabulary of {self.vocab_size} ids: the shard is damaged; prepare the data "
+                    f"again (meta.json records each shard's sha256)"
+                )
         return out
 
 
 class BatchStream:
     """Endless batches over ``data``: shuffled per epoch, sliced per rank, resumable."""
 
-    def __init__(self, data: PretrainData, batch_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1, trim: bool = True) -> None:
+    def __init__(
+        self, data: PretrainData, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, trim: bool = True
+    ) -> None:
         """``batch_size`` is the global batch; each rank yields ``batch_size // world_size`` rows."""
         if world_size < 1 or not 0 <= rank < world_size:
             raise ElectraError(f"invalid rank {rank} for world size {world_size}")
         if batch_size % world_size:
             raise ElectraError(f"batch size {batch_size} is not divisible by world size {world_size}")
         if len(data) < batch_size:
-            raise ElectraError(f"{data.folder}: {len(data)} examples cannot fill one batch of "
-                               f"{batch_size}")
+            raise ElectraError(f"{data.folder}: {len(data)} examples cannot fill one batch of {batch_size}")
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
@@ -199,9 +207,11 @@ class BatchStream:
 def _trimmed(batch: PretrainBatch) -> PretrainBatch:
     """Drop the columns that are padding in every row."""
     length = max(int(batch.attention_mask.sum(1).max()), 1)
-    return PretrainBatch(batch.input_ids[:, :length].contiguous(),
-                         batch.attention_mask[:, :length].contiguous(),
-                         batch.token_type_ids[:, :length].contiguous())
+    return PretrainBatch(
+        batch.input_ids[:, :length].contiguous(),
+        batch.attention_mask[:, :length].contiguous(),
+        batch.token_type_ids[:, :length].contiguous(),
+    )
 
 
 def _check_shard(path: Path, examples: int, meta: dict) -> None:

@@ -1,7 +1,7 @@
 """Pack tokenized documents into pretraining examples ``[CLS] A [SEP] B [SEP]``.
 
 The semantics follow the ExampleBuilder of google-research/electra
-(``build_pretraining_dataset.py``), restated (RECIPE.md, "Pretraining data building"):
+(``build_pretraining_dataset.py``), restated (docs/recipe.md, "Pretraining data building"):
 
 1. Lines of a document are appended to the current example until its content reaches the
    target length; the end of a document flushes the current example even when it is short.
@@ -50,8 +50,14 @@ Document = list[list[int]]
 class ExampleBuilder:
     """Stateful packer; its random draws come only from the ``rng`` it is given."""
 
-    def __init__(self, max_seq_len: int, short_seq_prob: float, single_segment_prob: float,
-                 rng: np.random.Generator, special: SpecialIds) -> None:
+    def __init__(
+        self,
+        max_seq_len: int,
+        short_seq_prob: float,
+        single_segment_prob: float,
+        rng: np.random.Generator,
+        special: SpecialIds,
+    ) -> None:
         if max_seq_len < MIN_TARGET_LEN:
             raise ValueError(f"max_seq_len must be >= {MIN_TARGET_LEN}, got {max_seq_len}")
         self.max_seq_len = max_seq_len

@@ -7,9 +7,11 @@ the state after the last batch actually handed out. Resuming therefore still con
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from electra.data.loader import PretrainBatch
 
@@ -59,10 +61,8 @@ class Prefetcher:
         self._stop.set()
         if self._thread is not None:
             while self._thread.is_alive():
-                try:  # unblock a reader waiting on a full queue
+                with contextlib.suppress(queue.Empty):  # unblock a reader waiting on a full queue
                     self._queue.get_nowait()
-                except queue.Empty:
-                    pass
                 self._thread.join(timeout=0.05)
 
     def _start(self) -> None:
@@ -75,8 +75,9 @@ class Prefetcher:
             while not self._stop.is_set():
                 batch = next(self.stream)
                 if self.pin:
-                    batch = PretrainBatch(*(t.pin_memory() for t in
-                                            (batch.input_ids, batch.attention_mask, batch.token_type_ids)))
+                    batch = PretrainBatch(
+                        *(t.pin_memory() for t in (batch.input_ids, batch.attention_mask, batch.token_type_ids))
+                    )
                 self._put((batch, self.stream.state_dict()))
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)

@@ -28,6 +28,11 @@ Pipeline (each step streams, so peak memory does not grow with the corpus):
    not a finished dataset. With ``num_shards`` > 1 the machine that finishes last writes it (on a
    shared folder), or a final run without ``--num-shards`` does.
 
+A Hugging Face dataset (``--hf-dataset``, :mod:`electra.data.hf_dataset`) is one more input and
+one part, after the files: one worker builds it, and it is rebuilt whole when interrupted. A local
+``save_to_disk`` folder is recorded by path, size and modification time, like a file; a hub dataset
+by name, configuration and split only (``meta.json`` gives the sha256 of the text read from it).
+
 Same inputs and settings give byte-identical files (tokenizer, shards, markers, ``meta.json``),
 whatever ``workers`` and the thread count: nothing written holds a time, the output path, or
 anything ordered by a hash map.
@@ -51,8 +56,9 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from electra.config import PrepareConfig
+from electra.data.hf_dataset import HFDataset, open_rows
 from electra.data.packing import Document, ExampleBuilder
-from electra.data.text import TextStats, iter_documents, iter_lines, resolve_inputs, total_bytes
+from electra.data.text import TextStats, input_size, iter_documents, iter_lines, resolve_inputs, total_bytes
 from electra.errors import ElectraError
 from electra.files import make_folder, write_json
 from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_wordpiece
@@ -63,16 +69,26 @@ RECORD_FILE = "prepare.json"
 """What the folder is built from; written first (see :func:`claim_out`)."""
 TOKENIZER_SOURCE = "tokenizer-source.json"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
-_OWN_NAME = re.compile(r"(part-\d{5,}(-\d{3,})?\.(json|npy)|shard-\d{5,}\.npy|"
-                       + "|".join(re.escape(n) for n in (META_FILE, RECORD_FILE, TOKENIZER_SOURCE, *TOKENIZER_FILES))
-                       + r")(\.tmp)?")
+_OWN_NAME = re.compile(
+    r"(part-\d{5,}(-\d{3,})?\.(json|npy)|shard-\d{5,}\.npy|"
+    + "|".join(re.escape(n) for n in (META_FILE, RECORD_FILE, TOKENIZER_SOURCE, *TOKENIZER_FILES))
+    + r")(\.tmp)?"
+)
 """Names of the files ``prepare`` writes (a folder holding only these is a data folder)."""
 PART_MARKER = "part-{:05d}.json"
 PART_SHARD = "part-{:05d}-{:03d}.npy"
 ENCODE_BATCH_LINES = 4096
 """Lines per ``encode_batch`` call: large enough to keep all Rust threads busy."""
-COUNT_KEYS = ("documents", "lines", "examples", "tokens", "truncated_tokens", "skipped_lines",
-              "replaced_lines", "split_lines")
+COUNT_KEYS = (
+    "documents",
+    "lines",
+    "examples",
+    "tokens",
+    "truncated_tokens",
+    "skipped_lines",
+    "replaced_lines",
+    "split_lines",
+)
 
 
 @dataclasses.dataclass
@@ -85,10 +101,10 @@ class EncodeStats:
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One input file and where its output goes."""
+    """One input file (or Hugging Face dataset) and where its output goes."""
 
     index: int
-    file: Path
+    file: Path | HFDataset
     out: Path
 
     @property
@@ -97,13 +113,24 @@ class Part:
 
     def identity(self) -> dict:
         """What a finished part must still match to be reused."""
+        if isinstance(self.file, HFDataset):
+            return self.file.identity()
         stat = self.file.stat()
         return {"file": str(self.file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: int | None = None,
-            progress: bool = True, num_shards: int = 1, shard_index: int = 0,
-            tokenizer_only: bool = False, overwrite: bool = False, text_field: str = "text") -> dict | None:
+def prepare(
+    inputs: list[str | Path | HFDataset],
+    out: Path,
+    cfg: PrepareConfig,
+    workers: int | None = None,
+    progress: bool = True,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    tokenizer_only: bool = False,
+    overwrite: bool = False,
+    text_field: str = "text",
+) -> dict | None:
     """Build the pretraining shards of ``inputs`` into ``out``; returns the ``meta.json`` body,
     or None while parts built elsewhere (``num_shards`` > 1) are still missing.
 
@@ -113,24 +140,33 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
     shard_index`` (one machine's share); the tokenizer must then exist already (``--tokenizer``,
     or an earlier ``tokenizer_only`` run into ``out``).
     ``overwrite``: replace other prepared data in ``out`` instead of refusing (:func:`claim_out`).
-    ``text_field``: the field (JSONL) or column (Parquet) holding the text.
+    ``text_field``: the field (JSONL) or column (Parquet, Hugging Face dataset) holding the text.
+    An :class:`HFDataset` among ``inputs`` is opened (``datasets`` imported, hub reached, split and
+    column checked) before anything is written.
     """
     if workers is not None and workers < 1:
         raise ElectraError(f"workers must be >= 1, got {workers}")
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise ElectraError(f"shard_index must be in [0, num_shards), got {shard_index} of {num_shards}")
     if overwrite and num_shards > 1:
-        raise ElectraError("--overwrite cannot be combined with --num-shards: each machine would delete "
-                           "what the others built; clear the folder once, before the shards' runs")
+        raise ElectraError(
+            "--overwrite cannot be combined with --num-shards: each machine would delete "
+            "what the others built; clear the folder once, before the shards' runs"
+        )
     _configure_threads(workers)
     out = Path(out)
     files = resolve_inputs(inputs, exclude=out)
+    for source in files:
+        if isinstance(source, HFDataset):
+            open_rows(source, text_field)  # fails here, before any work, on what it can
     given = load_tokenizer(cfg.tokenizer) if cfg.tokenizer is not None else None
     record = _record(files, cfg, text_field, given)
     source = _tokenizer_source(files, cfg, out, text_field)
     if given is None and num_shards > 1 and not _reusable_tokenizer(out, source):
-        raise ElectraError(f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
-                           f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs")
+        raise ElectraError(
+            f"{out}: with --num-shards every machine needs the same tokenizer: pass --tokenizer, "
+            f"or first run 'electra prepare ... --out {out} --tokenizer-only' over all inputs"
+        )
     claim_out(out, record, overwrite)
     make_folder(out)
     if _read_json(out / RECORD_FILE) != record:
@@ -152,8 +188,11 @@ def prepare(inputs: list[str | Path], out: Path, cfg: PrepareConfig, workers: in
     markers = [_finished(p, key) for p in parts]
     missing = [p for p, m in zip(parts, markers) if m is None]
     if missing:
-        print(f"prepare: {len(parts) - len(missing)} of {len(parts)} parts built; meta.json is written once "
-              f"the other shards' runs are done", file=sys.stderr)
+        print(
+            f"prepare: {len(parts) - len(missing)} of {len(parts)} parts built; meta.json is written once "
+            f"the other shards' runs are done",
+            file=sys.stderr,
+        )
         return None
     meta = _meta(markers, tok, cfg, inputs, text_field)
     write_json(out / META_FILE, meta)
@@ -188,30 +227,37 @@ def claim_out(out: Path, record: dict, overwrite: bool) -> None:
     foreign = [e.name + ("/" if e.is_dir() else "") for e in entries if not _OWN_NAME.fullmatch(e.name)]
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise ElectraError(f"{out}: not a prepared data folder (it holds {shown}); prepare does not write into "
-                           f"it, with or without --overwrite: choose another --out (nothing was changed)")
+        raise ElectraError(
+            f"{out}: not a prepared data folder (it holds {shown}); prepare does not write into "
+            f"it, with or without --overwrite: choose another --out (nothing was changed)"
+        )
     if held is None:
         problem = "holds prepared data without its prepare.json record (an older version's, or unfinished)"
     else:
         problem = f"holds other data ({_differences(held, record)})"
     if not overwrite:
-        raise ElectraError(f"{out}: {problem}; pass --overwrite to replace it, or choose another --out "
-                           f"(nothing was changed)")
+        raise ElectraError(
+            f"{out}: {problem}; pass --overwrite to replace it, or choose another --out (nothing was changed)"
+        )
     for name in (RECORD_FILE, META_FILE):
         (out / name).unlink(missing_ok=True)
     for temporary in out.glob("*.tmp"):
         temporary.unlink()
 
 
-def _record(files: list[Path], cfg: PrepareConfig, text_field: str, given: Tokenizer | None) -> dict:
+def _record(files: list[Path | HFDataset], cfg: PrepareConfig, text_field: str, given: Tokenizer | None) -> dict:
     """What ``out`` is built from, as :func:`claim_out` compares it."""
     settings = dataclasses.asdict(cfg)
     del settings["tokenizer"]  # by content below, not by path
     if given is not None:
         del settings["vocab_size"]  # unused with a given tokenizer
     return {
-        "inputs": [{"file": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
-                   for f in files],
+        "inputs": [
+            f.identity()
+            if isinstance(f, HFDataset)
+            else {"file": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns}
+            for f in files
+        ],
         "settings": {**settings, "text_field": text_field},
         "tokenizer": None if given is None else hashlib.sha256(given.to_str().encode("utf-8")).hexdigest(),
     }
@@ -220,14 +266,16 @@ def _record(files: list[Path], cfg: PrepareConfig, text_field: str, given: Token
 def _differences(held: dict, record: dict) -> str:
     """What differs between two records, in a few words."""
     said = []
-    theirs = {i.get("file"): i for i in held.get("inputs") or []}
-    ours = {i["file"]: i for i in record["inputs"]}
-    for what, names in (("added", [f for f in ours if f not in theirs]),
-                        ("no longer given", [f for f in theirs if f not in ours]),
-                        ("changed since", [f for f in ours if f in theirs and theirs[f] != ours[f]])):
+    theirs = {_input_name(i): i for i in held.get("inputs") or []}
+    ours = {_input_name(i): i for i in record["inputs"]}
+    for what, names in (
+        ("added", [f for f in ours if f not in theirs]),
+        ("no longer given", [f for f in theirs if f not in ours]),
+        ("changed since", [f for f in ours if f in theirs and theirs[f] != ours[f]]),
+    ):
         if names:
             more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
-            said.append(f"input {Path(names[0]).name} {what}{more}")
+            said.append(f"input {_input_label(names[0])} {what}{more}")
     if not said and list(theirs) != list(ours):
         said.append("inputs in another order")
     old, new = held.get("settings") or {}, record["settings"]
@@ -235,11 +283,26 @@ def _differences(held: dict, record: dict) -> str:
         if old.get(k) != new.get(k):
             said.append(f"{k} {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}")
     if held.get("tokenizer") != record["tokenizer"]:
+
         def kind(digest: str | None) -> str:
             return "trained" if digest is None else f"given ({digest[:12]})"
 
         said.append(f"tokenizer {kind(held.get('tokenizer'))} -> {kind(record['tokenizer'])}")
     return ", ".join(said) or "another record"
+
+
+def _input_name(entry: dict) -> str:
+    """What tells an input of a record from the others: a file's path, a dataset's name, config
+    and split."""
+    if "hf_dataset" in entry:
+        given = [f"{k} {entry[k]}" for k in ("config", "split") if entry.get(k) is not None]
+        return f"--hf-dataset {entry['hf_dataset']}" + (f" ({', '.join(given)})" if given else "")
+    return str(entry.get("file"))
+
+
+def _input_label(name: str) -> str:
+    """:func:`_input_name` in a few words (a file by its base name)."""
+    return name if name.startswith("--hf-dataset ") else Path(name).name
 
 
 def _read_json(path: Path) -> dict | None:
@@ -254,8 +317,9 @@ def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list,
     read = [m for m in markers if m["skipped"] is None]
     examples = sum(m["examples"] for m in markers)
     if examples == 0:
-        raise ElectraError(f"no example could be built from {', '.join(map(str, inputs))}: "
-                           f"the inputs hold no usable text")
+        raise ElectraError(
+            f"no example could be built from {', '.join(map(str, inputs))}: the inputs hold no usable text"
+        )
     counts = {key: sum(m[key] for m in markers) for key in COUNT_KEYS}
     counts.update(files=len(read), skipped_files=[s for m in markers for s in m["skipped_files"]])
     return {
@@ -267,9 +331,19 @@ def _meta(markers: list[dict], tok: Tokenizer, cfg: PrepareConfig, inputs: list,
         "dtype": np.dtype(_dtype(tok)).name,
         "shards": [shard for m in markers for shard in m["shards"]],
         "counts": counts,
-        "inputs": [{"file": m["file"], "sha256": m["sha256"], "lines": m["lines"]} for m in read],
+        "inputs": [_input_entry(m) for m in read],
         "config": {**dataclasses.asdict(cfg), "text_field": text_field},
     }
+
+
+def _input_entry(marker: dict) -> dict:
+    """One input in ``meta.json``: a file by name, a dataset by name, config, split (and a local
+    folder's path); both with the sha256 of what was read and its line count."""
+    if "hf_dataset" in marker:
+        named = {k: marker[k] for k in ("hf_dataset", "config", "split", "path") if k in marker}
+    else:
+        named = {"file": marker["file"]}
+    return {**named, "sha256": marker["sha256"], "lines": marker["lines"]}
 
 
 def _dtype(tok: Tokenizer) -> type:
@@ -288,7 +362,8 @@ def _finished(part: Part, key: dict) -> dict | None:
     """The part's marker when it is complete and still matches its file and the settings."""
     try:
         marker = json.loads(part.marker.read_text(encoding="utf-8"))
-        if marker["key"] != key or {k: marker[k] for k in ("file", "size", "mtime_ns")} != part.identity():
+        identity = part.identity()
+        if marker["key"] != key or {k: marker.get(k) for k in identity} != identity:
             return None
         if all((part.out / s["file"]).is_file() for s in marker["shards"]):
             return marker
@@ -297,13 +372,21 @@ def _finished(part: Part, key: dict) -> dict | None:
     return None
 
 
-def _build_parts(parts: list[Part], cfg: PrepareConfig, key: dict, dtype: type, workers: int | None,
-                 progress: bool, text_field: str) -> None:
+def _build_parts(
+    parts: list[Part], cfg: PrepareConfig, key: dict, dtype: type, workers: int | None, progress: bool, text_field: str
+) -> None:
     if not parts:
         return
     jobs = [(part, cfg, key, dtype, text_field) for part in parts]
-    with tqdm(total=total_bytes(p.file for p in parts), desc="tokenizing", unit="B", unit_scale=True,
-              file=sys.stderr, disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=total_bytes(p.file for p in parts),
+        desc="tokenizing",
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    ) as bar:
         if workers is None or workers == 1 or len(parts) == 1:
             for job in jobs:
                 build_part(*job, on_bytes=bar.update)
@@ -321,35 +404,51 @@ def _one_thread() -> None:
 def _build_part_job(job: tuple) -> int:
     part = job[0]
     build_part(*job)
-    return part.file.stat().st_size
+    return input_size(part.file)
 
 
-def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, text_field: str = "text",
-               on_bytes=None) -> dict:
-    """Tokenize and pack one file into its shards, then write its marker (last)."""
+def build_part(part: Part, cfg: PrepareConfig, key: dict, dtype: type, text_field: str = "text", on_bytes=None) -> dict:
+    """Tokenize and pack one file (or dataset) into its shards, then write its marker (last)."""
     for stale in part.out.glob(f"part-{part.index:05d}-*.npy"):
         stale.unlink()  # a crashed earlier attempt
     tok = load_tokenizer(part.out)
     tok.encode_special_tokens = True  # not saved: only shapes how raw text is split here
     special = special_ids(tok)
     text_stats, encode_stats = TextStats(), EncodeStats()
-    builder = ExampleBuilder(cfg.max_seq_len, cfg.short_seq_prob, cfg.single_segment_prob,
-                             np.random.default_rng([cfg.seed, part.index]), special)
-    writer = ShardWriter(part.out, cfg.max_seq_len, cfg.examples_per_shard, dtype, special.pad,
-                         name=lambda j: PART_SHARD.format(part.index, j))
+    builder = ExampleBuilder(
+        cfg.max_seq_len,
+        cfg.short_seq_prob,
+        cfg.single_segment_prob,
+        np.random.default_rng([cfg.seed, part.index]),
+        special,
+    )
+    writer = ShardWriter(
+        part.out,
+        cfg.max_seq_len,
+        cfg.examples_per_shard,
+        dtype,
+        special.pad,
+        name=lambda j: PART_SHARD.format(part.index, j),
+    )
     documents = iter_documents([part.file], text_stats, warn=True, on_bytes=on_bytes, text_field=text_field)
     for example in builder.examples(_tokenized(documents, tok, encode_stats)):
         writer.add(example)
     writer.close()
     entry = text_stats.files[0] if text_stats.files else None
     marker = {
-        **part.identity(), "key": key, "shards": writer.shards,
+        **part.identity(),
+        "key": key,
+        "shards": writer.shards,
         "sha256": entry.sha256 if entry else None,
         "skipped": text_stats.skipped_files[0]["reason"] if entry is None and text_stats.skipped_files else None,
         "skipped_files": text_stats.skipped_files,
-        "documents": text_stats.documents, "lines": text_stats.lines, "examples": writer.examples,
-        "tokens": writer.tokens, "truncated_tokens": builder.truncated_tokens,
-        "skipped_lines": encode_stats.skipped_lines, "replaced_lines": text_stats.replaced_lines,
+        "documents": text_stats.documents,
+        "lines": text_stats.lines,
+        "examples": writer.examples,
+        "tokens": writer.tokens,
+        "truncated_tokens": builder.truncated_tokens,
+        "skipped_lines": encode_stats.skipped_lines,
+        "replaced_lines": text_stats.replaced_lines,
         "split_lines": text_stats.split_lines,
     }
     if entry is None and not text_stats.skipped_files:
@@ -374,8 +473,15 @@ def _remove_stale(out: Path, parts: int) -> None:
 class ShardWriter:
     """Buffers at most ``rows_per_shard`` padded rows, then writes them as one ``.npy`` file."""
 
-    def __init__(self, folder: Path, max_seq_len: int, rows_per_shard: int, dtype: type,
-                 pad_id: int, name=lambda j: f"shard-{j:05d}.npy") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        max_seq_len: int,
+        rows_per_shard: int,
+        dtype: type,
+        pad_id: int,
+        name=lambda j: f"shard-{j:05d}.npy",
+    ) -> None:
         self.folder = folder
         self.name = name
         self.pad_id = pad_id
@@ -412,20 +518,30 @@ class ShardWriter:
         self.filled = 0
 
 
-def _tokenizer_source(files: list[Path], cfg: PrepareConfig, out: Path, text_field: str) -> dict:
+def _tokenizer_source(files: list[Path | HFDataset], cfg: PrepareConfig, out: Path, text_field: str) -> dict:
     """What a tokenizer in ``out`` must have been made from to be reused."""
     trained = cfg.tokenizer is None
-    return {"tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size if trained else None,
-            "files": [Part(i, f, out).identity() for i, f in enumerate(files)] if trained else None,
-            "text_field": text_field if trained else None}
+    return {
+        "tokenizer": cfg.tokenizer,
+        "vocab_size": cfg.vocab_size if trained else None,
+        "files": [Part(i, f, out).identity() for i, f in enumerate(files)] if trained else None,
+        "text_field": text_field if trained else None,
+    }
 
 
 def _reusable_tokenizer(out: Path, source: dict) -> bool:
     return (out / "tokenizer.json").is_file() and _read_json(out / TOKENIZER_SOURCE) == source
 
 
-def _get_tokenizer(files: list[Path], cfg: PrepareConfig, out: Path, given: Tokenizer | None, source: dict,
-                   progress: bool, text_field: str) -> Tokenizer:
+def _get_tokenizer(
+    files: list[Path | HFDataset],
+    cfg: PrepareConfig,
+    out: Path,
+    given: Tokenizer | None,
+    source: dict,
+    progress: bool,
+    text_field: str,
+) -> Tokenizer:
     """The given tokenizer, the one an earlier run over the same files left in ``out``, or a new one."""
     if given is None and _reusable_tokenizer(out, source):
         return load_tokenizer(out)
@@ -434,6 +550,7 @@ def _get_tokenizer(files: list[Path], cfg: PrepareConfig, out: Path, given: Toke
     else:
         # two streaming passes (characters, then training): the bar counts both
         with _byte_bar(files * 2, "training tokenizer", progress) as bar:
+
             def read() -> Iterator[list[str]]:
                 lines = iter_lines(files, TextStats(), warn=False, on_bytes=bar.update, text_field=text_field)
                 return _batched(lines, 1024)
@@ -489,6 +606,13 @@ def _configure_threads(workers: int | None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
 
-def _byte_bar(files: list[Path], description: str, enabled: bool) -> tqdm:
-    return tqdm(total=total_bytes(files), desc=description, unit="B", unit_scale=True,
-                file=sys.stderr, disable=not enabled, leave=False)
+def _byte_bar(files: list[Path | HFDataset], description: str, enabled: bool) -> tqdm:
+    return tqdm(
+        total=total_bytes(files),
+        desc=description,
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not enabled,
+        leave=False,
+    )

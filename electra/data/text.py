@@ -11,6 +11,11 @@ Formats, told by the file name (:data:`FORMATS`):
 - ``.parquet``: the text column (``text_field``), one row = one document, read in batches of
   rows (memory stays flat); needs ``pyarrow``, imported only then.
 
+Besides files, an input may be a Hugging Face dataset (:class:`~electra.data.hf_dataset.HFDataset`,
+``--hf-dataset``): its ``text_field`` column, one row = one document, as for Parquet; its
+``sha256`` is that of the text read (each row's UTF-8 followed by a NUL byte), since a streamed
+dataset has no file to hash.
+
 A file named explicitly must have one of these extensions (anything else, ``.md``, ``.csv``,
 ``.json``, is refused by name: reading a CSV as text would train on its commas and quotes).
 Folders are walked recursively in sorted order, taking the files of these formats; the others
@@ -37,6 +42,7 @@ computed in a separate chunked pass before it is read.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -48,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from electra.data.hf_dataset import HFDataset, open_rows
 from electra.errors import ElectraError
 from electra.files import sha256_of
 
@@ -101,17 +108,22 @@ def input_format(path: Path) -> str | None:
     return None
 
 
-def resolve_inputs(paths: Iterable[str | Path], exclude: Path | None = None) -> list[Path]:
+def resolve_inputs(paths: Iterable[str | Path | HFDataset], exclude: Path | None = None) -> list[Path | HFDataset]:
     """Expand folders (recursively, sorted) into their files of the :data:`FORMATS`; files under
-    ``exclude`` (the output folder) are left out of the walk."""
-    files: list[Path] = []
+    ``exclude`` (the output folder) are left out of the walk. A :class:`HFDataset` stays as it is."""
+    files: list[Path | HFDataset] = []
     excluded = None if exclude is None else Path(exclude).resolve()
     for raw in paths:
+        if isinstance(raw, HFDataset):
+            files.append(raw)
+            continue
         path = Path(raw)
         if path.is_file():
             if input_format(path) is None:
-                raise ElectraError(f"{path}: cannot read {_extension(path)} files; prepare reads {SUPPORTED} "
-                                   f"(convert it, or rename it if it is plain text)")
+                raise ElectraError(
+                    f"{path}: cannot read {_extension(path)} files; prepare reads {SUPPORTED} "
+                    f"(convert it, or rename it if it is plain text)"
+                )
             files.append(path)
         elif path.is_dir():
             found, other = [], Counter()
@@ -124,8 +136,11 @@ def resolve_inputs(paths: Iterable[str | Path], exclude: Path | None = None) -> 
                     found.append(candidate)
             if other:
                 kinds = ", ".join(f"{count} {ext}" for ext, count in sorted(other.items()))
-                print(f"note: {path}: skipped {sum(other.values())} file(s) of other types ({kinds}); "
-                      f"prepare reads {SUPPORTED}", file=sys.stderr)
+                print(
+                    f"note: {path}: skipped {sum(other.values())} file(s) of other types ({kinds}); "
+                    f"prepare reads {SUPPORTED}",
+                    file=sys.stderr,
+                )
             if not found:
                 raise ElectraError(f"{path}: folder holds no {SUPPORTED} files")
             files.extend(found)
@@ -136,13 +151,18 @@ def resolve_inputs(paths: Iterable[str | Path], exclude: Path | None = None) -> 
     return files
 
 
-def total_bytes(files: Iterable[Path]) -> int:
-    """Sum of on-disk sizes, for a progress bar over bytes read."""
-    return sum(f.stat().st_size for f in files)
+def total_bytes(files: Iterable[Path | HFDataset]) -> int:
+    """Sum of on-disk sizes, for a progress bar over bytes read (a hub dataset counts 0)."""
+    return sum(input_size(f) for f in files)
+
+
+def input_size(source: Path | HFDataset) -> int:
+    """Bytes on disk of one input (0 for a hub dataset)."""
+    return source.size if isinstance(source, HFDataset) else Path(source).stat().st_size
 
 
 def iter_documents(
-    files: Iterable[Path],
+    files: Iterable[Path | HFDataset],
     stats: TextStats,
     warn: bool = True,
     on_bytes: Callable[[int], None] | None = None,
@@ -153,14 +173,22 @@ def iter_documents(
     ``files`` come from :func:`resolve_inputs`. ``stats`` is updated as documents are
     yielded. ``warn`` prints skipped files to stderr. ``on_bytes`` is called with the number
     of on-disk bytes consumed since its last call (for a progress bar). ``text_field``: the
-    field (JSONL) or column (Parquet) holding the text.
+    field (JSONL) or column (Parquet, Hugging Face dataset) holding the text.
     """
     for path in files:
-        yield from _file_documents(Path(path), stats, warn, on_bytes or (lambda n: None), text_field)
+        if isinstance(path, HFDataset):
+            yield from _dataset_documents(path, stats, warn, on_bytes or (lambda n: None), text_field)
+        else:
+            yield from _file_documents(Path(path), stats, warn, on_bytes or (lambda n: None), text_field)
 
 
-def iter_lines(files: Iterable[Path], stats: TextStats, warn: bool = True,
-               on_bytes: Callable[[int], None] | None = None, text_field: str = "text") -> Iterator[str]:
+def iter_lines(
+    files: Iterable[Path | HFDataset],
+    stats: TextStats,
+    warn: bool = True,
+    on_bytes: Callable[[int], None] | None = None,
+    text_field: str = "text",
+) -> Iterator[str]:
     """The lines of :func:`iter_documents`, flattened (what tokenizer training needs)."""
     for document in iter_documents(files, stats, warn, on_bytes, text_field):
         yield from document
@@ -169,8 +197,9 @@ def iter_lines(files: Iterable[Path], stats: TextStats, warn: bool = True,
 # ---------------------------------------------------------------------------------------------
 
 
-def _file_documents(path: Path, stats: TextStats, warn: bool, on_bytes: Callable[[int], None],
-                    text_field: str) -> Iterator[list[str]]:
+def _file_documents(
+    path: Path, stats: TextStats, warn: bool, on_bytes: Callable[[int], None], text_field: str
+) -> Iterator[list[str]]:
     size = path.stat().st_size
     kind = input_format(path) or "text"
     problem = None if kind == "parquet" else _sniff(path)  # Parquet is binary by design
@@ -219,6 +248,44 @@ def _file_documents(path: Path, stats: TextStats, warn: bool, on_bytes: Callable
     stats.lines += entry.lines
 
 
+def _dataset_documents(
+    source: HFDataset, stats: TextStats, warn: bool, on_bytes: Callable[[int], None], text_field: str
+) -> Iterator[list[str]]:
+    """Each row of a Hugging Face dataset as one document (cut as in :func:`_file_documents`)."""
+    size = source.size
+    total, values = open_rows(source, text_field)
+    digest = hashlib.sha256()
+    entry = FileStats(file=str(source), sha256="", bytes=size)
+    document: list[str] = []
+    reported = 0
+    for rows, value in enumerate(values, start=1):
+        text = _text_of({text_field: value}, text_field, f"{source}: row {rows}")
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        for line in _record_lines(text, stats):
+            document.append(line)
+            entry.lines += 1
+            if len(document) >= MAX_DOCUMENT_LINES:
+                entry.documents += 1
+                yield document
+                document = []
+        if document:
+            entry.documents += 1
+            yield document
+            document = []
+        if total and rows % 1024 == 0:
+            now = size * rows // total
+            on_bytes(now - reported)
+            reported = now
+    on_bytes(size - reported)
+    entry.sha256 = digest.hexdigest()
+    if entry.lines == 0:
+        _skip(stats, source, "empty (no non-blank line)", warn)
+        return
+    stats.files.append(entry)
+    stats.documents += entry.documents
+    stats.lines += entry.lines
+
+
 def _jsonl_lines(stream: io.TextIOWrapper, path: Path, field: str, stats: TextStats) -> Iterator[str]:
     """The lines of each record's text, then "" (the record is one document); a record is read
     whole (its memory is its size)."""
@@ -251,8 +318,9 @@ def _parquet_lines(path: Path, field: str, stats: TextStats, position: list[int]
         raise OSError(f"not a readable Parquet file ({exc})") from exc
     names = reader.schema_arrow.names
     if field not in names:
-        raise ElectraError(f"{path}: no column {field!r} (columns: {', '.join(names)}); "
-                           f"choose the text column with --text-field")
+        raise ElectraError(
+            f"{path}: no column {field!r} (columns: {', '.join(names)}); choose the text column with --text-field"
+        )
     rows, total = 0, max(reader.metadata.num_rows, 1)
     size = path.stat().st_size
     for batch in reader.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=[field]):
@@ -269,8 +337,9 @@ def _text_of(record: object, field: str, where: str) -> str:
         raise ElectraError(f"{where}: a JSON {type(record).__name__}, not an object with a {field!r} field")
     if field not in record:
         have = ", ".join(map(repr, list(record)[:5])) or "none"
-        raise ElectraError(f"{where}: record has no {field!r} field (its fields: {have}); "
-                           f"choose the text field with --text-field")
+        raise ElectraError(
+            f"{where}: record has no {field!r} field (its fields: {have}); choose the text field with --text-field"
+        )
     value = record[field]
     if not isinstance(value, str):
         raise ElectraError(f"{where}: {field!r} is {'null' if value is None else type(value).__name__}, not text")
@@ -340,7 +409,7 @@ def _sha256(path: Path) -> str:
         return sha256_of(handle)
 
 
-def _skip(stats: TextStats, path: Path, reason: str, warn: bool) -> None:
+def _skip(stats: TextStats, path: Path | HFDataset, reason: str, warn: bool) -> None:
     stats.skipped_files.append({"file": str(path), "reason": reason})
     if warn:
         print(f"warning: {path}: skipped, {reason}", file=sys.stderr)

@@ -80,8 +80,10 @@ def plain(tok: Tokenizer) -> Tokenizer:
 
 # ---------------------------------------------------------------- sentences and pairs
 
-def encode_texts(examples: list[TextExample], tok: Tokenizer, max_len: int,
-                 label_ids: dict[str, int] | None) -> Features:
+
+def encode_texts(
+    examples: list[TextExample], tok: Tokenizer, max_len: int, label_ids: dict[str, int] | None
+) -> Features:
     """Classification (``label_ids`` given) or regression (``label_ids`` None) inputs."""
     inputs = [ex.texts[0] if len(ex.texts) == 1 else tuple(ex.texts[:2]) for ex in examples]
     encodings = truncating(tok, max_len).encode_batch(inputs)
@@ -93,8 +95,10 @@ def encode_texts(examples: list[TextExample], tok: Tokenizer, max_len: int,
 
 # ---------------------------------------------------------------- tagging
 
-def encode_tagged(examples: list[TaggedExample], tok: Tokenizer, max_len: int,
-                  label_ids: dict[str, int]) -> TaggedFeatures:
+
+def encode_tagged(
+    examples: list[TaggedExample], tok: Tokenizer, max_len: int, label_ids: dict[str, int]
+) -> TaggedFeatures:
     """Pre-split words -> sub-tokens; one target per word, on its first sub-token."""
     encodings = truncating(tok, max_len).encode_batch([list(ex.words) for ex in examples], is_pretokenized=True)
     labelled = bool(examples) and examples[0].tags is not None
@@ -124,8 +128,16 @@ def first_subtokens(word_ids: list[int | None], num_words: int) -> list[int]:
 
 # ---------------------------------------------------------------- extractive QA
 
-def encode_qa(examples: list[QaExample], tok: Tokenizer, special: SpecialIds, max_len: int,
-              max_query: int, doc_stride: int, with_targets: bool) -> QaFeatures:
+
+def encode_qa(
+    examples: list[QaExample],
+    tok: Tokenizer,
+    special: SpecialIds,
+    max_len: int,
+    max_query: int,
+    doc_stride: int,
+    with_targets: bool,
+) -> QaFeatures:
     """Question + overlapping context windows; targets are (start, end) token positions."""
     raw = plain(tok)
     questions = raw.encode_batch([ex.question for ex in examples], add_special_tokens=False)
@@ -135,8 +147,10 @@ def encode_qa(examples: list[QaExample], tok: Tokenizer, special: SpecialIds, ma
         q_ids = question.ids[:max_query]
         window = max_len - len(q_ids) - 3
         if window < 1:
-            raise ElectraError(f"--max-seq-length {max_len} leaves no room for the context after a "
-                               f"{len(q_ids)}-token question; raise it or lower --max-query-length")
+            raise ElectraError(
+                f"--max-seq-length {max_len} leaves no room for the context after a "
+                f"{len(q_ids)}-token question; raise it or lower --max-query-length"
+            )
         answer = answer_tokens(ex, context.offsets) if with_targets else None
         for start in window_starts(len(context.ids), window, doc_stride):
             end = min(start + window, len(context.ids))
@@ -176,17 +190,17 @@ def window_target(answer: tuple[int, int] | None, start: int, end: int, shift: i
 
 # ---------------------------------------------------------------- batches
 
+
 @dataclass
 class Batch:
-    input_ids: torch.Tensor       # (B, T)
+    input_ids: torch.Tensor  # (B, T)
     attention_mask: torch.Tensor  # (B, T)
     token_type_ids: torch.Tensor  # (B, T)
     targets: torch.Tensor | None  # (B,), (B, T) or (B, 2)
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.input_ids), move(self.attention_mask), move(self.token_type_ids),
-                     move(self.targets))
+        return Batch(move(self.input_ids), move(self.attention_mask), move(self.token_type_ids), move(self.targets))
 
 
 def collate(features: Features, indices: list[int], pad_id: int) -> Batch:
@@ -213,5 +227,5 @@ def collate_targets(targets: list | None, indices: list[int], longest: int) -> t
         return torch.tensor([targets[i] for i in indices], dtype=torch.long)
     out = torch.full((len(indices), longest), IGNORE, dtype=torch.long)
     for row, i in enumerate(indices):
-        out[row, :len(targets[i])] = torch.tensor(targets[i])
+        out[row, : len(targets[i])] = torch.tensor(targets[i])
     return out

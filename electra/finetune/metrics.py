@@ -140,9 +140,11 @@ def tagging_metrics(gold: list[list[str]], pred: list[list[str]], scheme: str | 
         options = {"mode": "strict", "scheme": IOBES}
     else:
         raise ElectraError(f"unknown tagging scheme {scheme!r}: expected 'IOB2', 'IOBES' or None")
-    for name, score in (("precision", seqeval_metrics.precision_score),
-                        ("recall", seqeval_metrics.recall_score),
-                        ("f1", seqeval_metrics.f1_score)):
+    for name, score in (
+        ("precision", seqeval_metrics.precision_score),
+        ("recall", seqeval_metrics.recall_score),
+        ("f1", seqeval_metrics.f1_score),
+    ):
         scores[name] = float(score(gold, pred, zero_division=0, **options))
     return scores
 
@@ -236,15 +238,17 @@ def _check_questions(golds: Mapping[str, object], other: Mapping[str, object], w
         raise ElectraError(f"{what} miss {len(missing)} question id(s): {shown}{more}")
 
 
-def apply_null_threshold(preds: Mapping[str, str], null_margin: Mapping[str, float],
-                         threshold: float) -> dict[str, str]:
+def apply_null_threshold(
+    preds: Mapping[str, str], null_margin: Mapping[str, float], threshold: float
+) -> dict[str, str]:
     """Answer "" where the null margin is above ``threshold``, else the best span's text."""
     _check_questions(preds, null_margin, "null margins")
     return {q: "" if null_margin[q] > threshold else text for q, text in preds.items()}
 
 
-def best_null_threshold(preds: Mapping[str, str], null_margin: Mapping[str, float],
-                        golds: Mapping[str, Sequence[str]]) -> tuple[float, float, float]:
+def best_null_threshold(
+    preds: Mapping[str, str], null_margin: Mapping[str, float], golds: Mapping[str, Sequence[str]]
+) -> tuple[float, float, float]:
     """The no-answer threshold with the best F1 over the questions in ``golds``.
 
     Returns ``(threshold, f1, exact)``, ``exact`` being the exact match at that threshold. The

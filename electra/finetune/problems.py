@@ -29,7 +29,7 @@ from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
 from electra.finetune import metrics
 from electra.finetune.examples import Split
-from electra.finetune.featurize import (IGNORE, Features, encode_qa, encode_tagged, encode_texts)
+from electra.finetune.featurize import IGNORE, Features, encode_qa, encode_tagged, encode_texts
 from electra.finetune.qa import best_spans
 from electra.finetune.readers import check_known_labels, label_set, unseen_labels
 from electra.finetune.tasks import TaskSpec
@@ -54,10 +54,15 @@ def report_unseen(split: Split, labels: tuple[str, ...], fixed: bool, what: str)
     missing = sum(len(lines) for lines in unseen.values())
     if missing == total:
         shown = ", ".join(labels[:30]) + (", ..." if len(labels) > 30 else "")
-        raise ElectraError(f"{split.path}: none of its {what}s occurs in the training data ({counts}; known: "
-                           f"{shown}); is it the same task's file, with the {what} column chosen right?")
-    print(f"warning: {split.path}: {missing} of {total} {what}s never occur in the training data ({counts}); "
-          f"the model cannot predict them, so they are scored as errors", file=sys.stderr)
+        raise ElectraError(
+            f"{split.path}: none of its {what}s occurs in the training data ({counts}; known: "
+            f"{shown}); is it the same task's file, with the {what} column chosen right?"
+        )
+    print(
+        f"warning: {split.path}: {missing} of {total} {what}s never occur in the training data ({counts}); "
+        f"the model cannot predict them, so they are scored as errors",
+        file=sys.stderr,
+    )
 
 
 @dataclass
@@ -125,6 +130,7 @@ class Problem(ABC):
 
 # ---------------------------------------------------------------- sentences and pairs
 
+
 @dataclass
 class SentenceProblem(Problem):
     """Classification of a sentence or a sentence pair, or regression (one output)."""
@@ -140,8 +146,7 @@ class SentenceProblem(Problem):
             return
         self.labels = label_set(train, self.spec)
         if len(self.labels) < 2:
-            raise ElectraError(f"{train.path}: classification needs at least 2 classes, "
-                               f"found {list(self.labels)}")
+            raise ElectraError(f"{train.path}: classification needs at least 2 classes, found {list(self.labels)}")
         if self.spec.labels:
             check_known_labels(train, self.labels)
         for split in others:
@@ -158,8 +163,9 @@ class SentenceProblem(Problem):
         self.labels = tuple(state.get("labels", ()))
 
     def build_model(self, cfg: ModelConfig) -> TaskModel:
-        return SequenceClassifier(cfg, 1 if self.regression else len(self.labels),
-                                  self.settings.classifier_dropout, self.settings.head)
+        return SequenceClassifier(
+            cfg, 1 if self.regression else len(self.labels), self.settings.classifier_dropout, self.settings.head
+        )
 
     def featurize(self, split: Split) -> Features:
         label_ids = None if self.regression else {label: i for i, label in enumerate(self.labels)}
@@ -186,8 +192,13 @@ class SentenceProblem(Problem):
                 rows.append({"guid": ex.guid, "score": float(out[0])})
             else:
                 probs = torch.softmax(torch.from_numpy(out).float(), -1).tolist()
-                rows.append({"guid": ex.guid, "label": self.labels[int(np.argmax(out))],
-                             "probabilities": dict(zip(self.labels, probs))})
+                rows.append(
+                    {
+                        "guid": ex.guid,
+                        "label": self.labels[int(np.argmax(out))],
+                        "probabilities": dict(zip(self.labels, probs)),
+                    }
+                )
         return rows
 
     def baseline(self, train, split):
@@ -198,19 +209,29 @@ class SentenceProblem(Problem):
         majority = Counter(ex.label for ex in train.examples).most_common(1)[0][0]
         ids = {label: i for i, label in enumerate(self.labels)}
         gold = [ids.get(ex.label, metrics.UNSEEN) for ex in split.examples]
-        return (f"always '{majority}' (majority class)",
-                metrics.classification_metrics(gold, [ids[majority]] * len(gold), len(self.labels)))
+        return (
+            f"always '{majority}' (majority class)",
+            metrics.classification_metrics(gold, [ids[majority]] * len(gold), len(self.labels)),
+        )
 
     def hf_config(self) -> dict:
         if self.regression:
-            return {"num_labels": 1, "problem_type": "regression", "id2label": {0: "LABEL_0"},
-                    "label2id": {"LABEL_0": 0}}
-        return {"num_labels": len(self.labels), "problem_type": "single_label_classification",
-                "id2label": dict(enumerate(self.labels)),
-                "label2id": {label: i for i, label in enumerate(self.labels)}}
+            return {
+                "num_labels": 1,
+                "problem_type": "regression",
+                "id2label": {0: "LABEL_0"},
+                "label2id": {"LABEL_0": 0},
+            }
+        return {
+            "num_labels": len(self.labels),
+            "problem_type": "single_label_classification",
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": {label: i for i, label in enumerate(self.labels)},
+        }
 
 
 # ---------------------------------------------------------------- tagging
+
 
 @dataclass
 class TaggingProblem(Problem):
@@ -229,8 +250,9 @@ class TaggingProblem(Problem):
             self.check_labels(split)
         detected = metrics.is_span_scheme(self.labels)
         if self.scheme_override == "span" and detected is None:
-            raise ElectraError(f"{train.path}: --tagging-scheme span, but the tags {list(self.labels)[:8]} "
-                               "are not BIO / BIOES tags")
+            raise ElectraError(
+                f"{train.path}: --tagging-scheme span, but the tags {list(self.labels)[:8]} are not BIO / BIOES tags"
+            )
         self.scheme = None if self.scheme_override == "token" else detected
 
     def state(self) -> dict:
@@ -250,8 +272,9 @@ class TaggingProblem(Problem):
         return TokenClassifier(cfg, len(self.labels), self.settings.classifier_dropout)
 
     def featurize(self, split):
-        return encode_tagged(split.examples, self.tokenizer, self.max_len,
-                             {label: i for i, label in enumerate(self.labels)})
+        return encode_tagged(
+            split.examples, self.tokenizer, self.max_len, {label: i for i, label in enumerate(self.labels)}
+        )
 
     def loss(self, outputs, targets):
         return F.cross_entropy(outputs.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
@@ -270,8 +293,10 @@ class TaggingProblem(Problem):
         return metrics.tagging_metrics(gold, self.word_tags(features, outputs), self.scheme)
 
     def predictions(self, split, features, outputs):
-        return [{"guid": ex.guid, "words": list(ex.words), "tags": tags}
-                for ex, tags in zip(split.examples, self.word_tags(features, outputs))]
+        return [
+            {"guid": ex.guid, "words": list(ex.words), "tags": tags}
+            for ex, tags in zip(split.examples, self.word_tags(features, outputs))
+        ]
 
     def baseline(self, train, split):
         common = Counter(tag for ex in train.examples for tag in ex.tags).most_common(1)[0][0]
@@ -279,11 +304,15 @@ class TaggingProblem(Problem):
         return f"always '{common}'", metrics.tagging_metrics(gold, [[common] * len(g) for g in gold], self.scheme)
 
     def hf_config(self):
-        return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)),
-                "label2id": {label: i for i, label in enumerate(self.labels)}}
+        return {
+            "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": {label: i for i, label in enumerate(self.labels)},
+        }
 
 
 # ---------------------------------------------------------------- extractive QA
+
 
 @dataclass
 class QaProblem(Problem):
@@ -309,8 +338,15 @@ class QaProblem(Problem):
 
     def featurize(self, split):
         s = self.settings
-        return encode_qa(split.examples, self.tokenizer, special_ids(self.tokenizer), self.max_len,
-                         s.max_query_length, s.doc_stride, with_targets=split.labelled)
+        return encode_qa(
+            split.examples,
+            self.tokenizer,
+            special_ids(self.tokenizer),
+            self.max_len,
+            s.max_query_length,
+            s.doc_stride,
+            with_targets=split.labelled,
+        )
 
     def loss(self, outputs, targets):
         logits = outputs.float()  # (B, T, 2)
@@ -351,8 +387,9 @@ PROBLEMS: dict[str, type[Problem]] = {
 }
 
 
-def make_problem(spec: TaskSpec, settings: FinetuneConfig, tokenizer: Tokenizer,
-                 tagging_scheme: str = "auto") -> Problem:
+def make_problem(
+    spec: TaskSpec, settings: FinetuneConfig, tokenizer: Tokenizer, tagging_scheme: str = "auto"
+) -> Problem:
     problem = PROBLEMS[spec.kind](spec, settings, tokenizer)
     if isinstance(problem, TaggingProblem):
         problem.scheme_override = tagging_scheme

@@ -21,8 +21,9 @@ from electra.finetune.examples import QaExample
 from electra.finetune.featurize import QaFeatures
 
 
-def best_spans(examples: Sequence[QaExample], features: QaFeatures, logits: np.ndarray | list,
-               n_best: int, max_answer_length: int) -> tuple[dict[str, str], dict[str, float]]:
+def best_spans(
+    examples: Sequence[QaExample], features: QaFeatures, logits: np.ndarray | list, n_best: int, max_answer_length: int
+) -> tuple[dict[str, str], dict[str, float]]:
     """Best non-null answer text and null margin per question id.
 
     ``logits[i]`` is window i's (T_i, 2) array of start and end logits (padding excluded).
@@ -33,8 +34,7 @@ def best_spans(examples: Sequence[QaExample], features: QaFeatures, logits: np.n
     for window, index in enumerate(features.example_index):
         start_logits, end_logits = logits[window][:, 0], logits[window][:, 1]
         null[index] = min(null.get(index, np.inf), float(start_logits[0] + end_logits[0]))
-        candidate = best_span_in_window(start_logits, end_logits, features.offsets[window],
-                                        n_best, max_answer_length)
+        candidate = best_span_in_window(start_logits, end_logits, features.offsets[window], n_best, max_answer_length)
         if candidate is not None and (index not in best or candidate[0] > best[index][0]):
             score, (first, last) = candidate
             best[index] = (score, whole_words(examples[index].context, first, last))
@@ -59,9 +59,13 @@ def whole_words(context: str, first: int, last: int) -> str:
     return context[first:last].strip()
 
 
-def best_span_in_window(start_logits: np.ndarray, end_logits: np.ndarray,
-                        offsets: Sequence[tuple[int, int] | None], n_best: int,
-                        max_answer_length: int) -> tuple[float, tuple[int, int]] | None:
+def best_span_in_window(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    offsets: Sequence[tuple[int, int] | None],
+    n_best: int,
+    max_answer_length: int,
+) -> tuple[float, tuple[int, int]] | None:
     """(score, (first char, end char)) of the best valid context span, or None."""
     starts = top_context_positions(start_logits, offsets, n_best)
     ends = top_context_positions(end_logits, offsets, n_best)

@@ -81,7 +81,8 @@ class FinetuneJob:
 
     def spec(self) -> TaskSpec:
         return Columns(self.text_columns, self.label_column, self.token_column, self.tag_column).apply(
-            resolve_task(self.task))
+            resolve_task(self.task)
+        )
 
     def __post_init__(self) -> None:
         if self.init not in ("pretrained", "random"):
@@ -95,7 +96,7 @@ class FinetuneJob:
 # ---------------------------------------------------------------- hyperparameters by size
 
 SIZE_DEFAULTS = {"small": (3e-4, 0.8), "base": (1e-4, 0.8), "large": (5e-5, 0.9)}
-"""Fine-tuning lr and layer decay of the paper (RECIPE.md); tiny models use Small's."""
+"""Fine-tuning lr and layer decay of the paper (docs/recipe.md, "Fine-tuning"); tiny models use Small's."""
 
 
 def size_of(cfg: ModelConfig) -> str:
@@ -108,12 +109,16 @@ def size_of(cfg: ModelConfig) -> str:
 def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
     lr, decay = SIZE_DEFAULTS[size_of(cfg)]
     s = job.settings
-    return {"lr": s.lr or lr, "layer_decay": s.layer_decay or decay, "epochs": s.epochs or spec.epochs,
-            **{k: v for k, v in dataclasses.asdict(s).items()
-               if k not in ("lr", "layer_decay", "epochs", "loggers")}}
+    return {
+        "lr": s.lr or lr,
+        "layer_decay": s.layer_decay or decay,
+        "epochs": s.epochs or spec.epochs,
+        **{k: v for k, v in dataclasses.asdict(s).items() if k not in ("lr", "layer_decay", "epochs", "loggers")},
+    }
 
 
 # ---------------------------------------------------------------- model folders
+
 
 def finetuned_folder(path: Path) -> Path:
     """A seed folder, or the best seed's folder of a fine-tuning run."""
@@ -125,23 +130,25 @@ def finetuned_folder(path: Path) -> Path:
         try:
             best = json.loads(results.read_text(encoding="utf-8"))["best_seed"]
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            raise ElectraError(f"{results}: not a fine-tuning run's results (no readable 'best_seed': {exc!r}); "
-                               f"give one of its seed-N folders") from exc
+            raise ElectraError(
+                f"{results}: not a fine-tuning run's results (no readable 'best_seed': {exc!r}); "
+                f"give one of its seed-N folders"
+            ) from exc
         if not (path / f"seed-{best}" / "config.json").is_file():
             raise ElectraError(f"{results}: the best seed's model {path / f'seed-{best}'} is missing")
         return path / f"seed-{best}"
     raise ElectraError(f"{path}: not a fine-tuned model (no config.json or results.json)")
 
 
-def load_finetuned(path: Path, device: str = "auto",
-                   columns: Columns = Columns()) -> tuple[TaskModel, Problem, Path]:
+def load_finetuned(path: Path, device: str = "auto", columns: Columns = Columns()) -> tuple[TaskModel, Problem, Path]:
     """The model, its task (columns as fine-tuned, unless ``columns`` names others) and its folder."""
     folder = finetuned_folder(path)
     body = read_config(folder)
     task = body.get("electra_task") or task_from_transformers(body, folder / "config.json")
     cfg = ModelConfig.from_dict(body, source=str(folder / "config.json"))
-    spec = resolve_task(task["name"]).with_columns(_tuple(task.get("text_columns")), task.get("label_column"),
-                                                   task.get("token_column"), task.get("tag_column"))
+    spec = resolve_task(task["name"]).with_columns(
+        _tuple(task.get("text_columns")), task.get("label_column"), task.get("token_column"), task.get("tag_column")
+    )
     spec = columns.apply(spec)
     settings = FinetuneConfig(**{**task["settings"], "device": device})
     problem = make_problem(spec, settings, load_tokenizer(folder))
@@ -160,15 +167,20 @@ def task_from_transformers(body: dict, source: Path) -> dict:
     scores higher (threshold 0), since no dev-tuned threshold travels with them."""
     architecture = (body.get("architectures") or [None])[0]
     if architecture not in HF_TASK_CLASSES:
-        raise ElectraError(f"{source}: not a fine-tuned model (no 'electra_task' entry, and architecture "
-                           f"{architecture!r} is none of {', '.join(HF_TASK_CLASSES)})")
+        raise ElectraError(
+            f"{source}: not a fine-tuned model (no 'electra_task' entry, and architecture "
+            f"{architecture!r} is none of {', '.join(HF_TASK_CLASSES)})"
+        )
     id2label = {int(k): v for k, v in (body.get("id2label") or {}).items()}
     labels = [id2label.get(i, f"LABEL_{i}") for i in range(int(body.get("num_labels", len(id2label) or 2)))]
     if architecture == "ElectraForQuestionAnswering":
         return {"name": "qa", "state": {"with_null": True, "null_threshold": 0.0}, "settings": {}}
     if architecture == "ElectraForTokenClassification":
-        return {"name": "tagging", "state": {"labels": labels, "scheme": metrics.is_span_scheme(labels)},
-                "settings": {}}
+        return {
+            "name": "tagging",
+            "state": {"labels": labels, "scheme": metrics.is_span_scheme(labels)},
+            "settings": {},
+        }
     if body.get("problem_type") == "regression" or len(labels) == 1:
         return {"name": "regression", "state": {}, "settings": {}}
     return {"name": "classification", "state": {"labels": labels}, "settings": {}}
@@ -179,6 +191,7 @@ def _tuple(value) -> tuple[str, ...] | None:
 
 
 # ---------------------------------------------------------------- data
+
 
 def load_splits(data: Path | str, spec: TaskSpec) -> dict[str, Split]:
     """train (labelled, required), dev and test from a folder, a train file, or a hub name."""
@@ -204,6 +217,7 @@ def read_one(path: Path, spec: TaskSpec) -> Split:
 
 
 # ---------------------------------------------------------------- finetune
+
 
 @dataclass
 class Prepared:
@@ -231,8 +245,16 @@ def prepare(job: FinetuneJob) -> Prepared:
     if job.settings.max_train_examples:  # after the labels: a cut training set keeps the full label set
         splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
     features = {name: problem.featurize(split) for name, split in splits.items()}
-    return Prepared(spec, cfg, source, problem, splits, features, hyperparameters(job, cfg, spec),
-                    resolve_device(job.settings.device))
+    return Prepared(
+        spec,
+        cfg,
+        source,
+        problem,
+        splits,
+        features,
+        hyperparameters(job, cfg, spec),
+        resolve_device(job.settings.device),
+    )
 
 
 def finetune(job: FinetuneJob, progress: bool = True) -> dict:
@@ -246,8 +268,11 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     hp = prepared.hp
     runs = []
     for seed in job.seeds:
-        print(f"seed {seed}: {len(prepared.splits['train'])} training examples, {hp['epochs']} epochs, "
-              f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}", file=sys.stderr)
+        print(
+            f"seed {seed}: {len(prepared.splits['train'])} training examples, {hp['epochs']} epochs, "
+            f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}",
+            file=sys.stderr,
+        )
         runs.append(run_seed(job, prepared, seed, progress))
     results = summarize(job, prepared.spec, prepared.problem, hp, runs)
     results["baseline"] = baselines(prepared)
@@ -279,13 +304,30 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     dev = (p.splits["dev"], p.features["dev"]) if "dev" in p.splits and p.splits["dev"].labelled else None
     sink = sinks.open_sinks(job.settings.loggers, job.out / f"seed-{seed}", config={**p.hp, "seed": seed})
     try:
-        fitted = fit(model, p.problem, p.features["train"], dev, job.settings, p.hp["epochs"], p.hp["lr"],
-                     p.hp["layer_decay"], seed, p.device, pad, progress, sink)
+        fitted = fit(
+            model,
+            p.problem,
+            p.features["train"],
+            dev,
+            job.settings,
+            p.hp["epochs"],
+            p.hp["lr"],
+            p.hp["layer_decay"],
+            seed,
+            p.device,
+            pad,
+            progress,
+            sink,
+        )
     finally:
         sink.close()
-    scores = {name: evaluate(model, p.problem, p.splits[name], p.features[name], job.settings.eval_batch_size,
-                             p.device, pad).scores
-              for name in ("dev", "test") if name in p.splits and p.splits[name].labelled}
+    scores = {
+        name: evaluate(
+            model, p.problem, p.splits[name], p.features[name], job.settings.eval_batch_size, p.device, pad
+        ).scores
+        for name in ("dev", "test")
+        if name in p.splits and p.splits[name].labelled
+    }
     run = {"seed": seed, "best_epoch": fitted.best_epoch, **scores, "history": fitted.history}
     save_finetuned(model, job, p, job.out / f"seed-{seed}")
     write_json(job.out / f"seed-{seed}" / "results.json", run)
@@ -295,12 +337,25 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
 def save_finetuned(model: TaskModel, job: FinetuneJob, p: Prepared, folder: Path) -> None:
     """The model folder: HF task config (labels) + what ``load_finetuned`` needs to rebuild the task."""
     spec = p.spec
-    save_network(model, folder, tokenizer_dir=p.source, extra_config={
-        **p.problem.hf_config(), "classifier_dropout": job.settings.classifier_dropout,
-        "electra_task": {"name": spec.name, "kind": spec.kind, "text_columns": spec.text_columns,
-                         "label_column": spec.label_column, "token_column": spec.token_column,
-                         "tag_column": spec.tag_column, "state": p.problem.state(),
-                         "settings": dataclasses.asdict(job.settings)}})
+    save_network(
+        model,
+        folder,
+        tokenizer_dir=p.source,
+        extra_config={
+            **p.problem.hf_config(),
+            "classifier_dropout": job.settings.classifier_dropout,
+            "electra_task": {
+                "name": spec.name,
+                "kind": spec.kind,
+                "text_columns": spec.text_columns,
+                "label_column": spec.label_column,
+                "token_column": spec.token_column,
+                "tag_column": spec.tag_column,
+                "state": p.problem.state(),
+                "settings": dataclasses.asdict(job.settings),
+            },
+        },
+    )
 
 
 def baselines(p: Prepared) -> dict:
@@ -315,15 +370,28 @@ def baselines(p: Prepared) -> dict:
 def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs: list[dict]) -> dict:
     """Medians over seeds (the paper reports medians), the spread and the per-seed values."""
     main = problem.main_metric()
-    results = {"task": spec.name, "kind": spec.kind, "model": str(job.model), "init": job.init,
-               "seeds": job.seeds, "main_metric": main, "hyperparameters": hp}
+    results = {
+        "task": spec.name,
+        "kind": spec.kind,
+        "model": str(job.model),
+        "init": job.init,
+        "seeds": job.seeds,
+        "main_metric": main,
+        "hyperparameters": hp,
+    }
     for name in ("dev", "test"):
         per_seed = [run[name] for run in runs if name in run]
         if not per_seed:
             continue
         results[name] = {m: statistics.median(s[m] for s in per_seed) for m in per_seed[0]}
-        results[f"{name}_spread"] = {m: {"min": min(s[m] for s in per_seed), "max": max(s[m] for s in per_seed),
-                                         "std": statistics.pstdev(s[m] for s in per_seed)} for m in per_seed[0]}
+        results[f"{name}_spread"] = {
+            m: {
+                "min": min(s[m] for s in per_seed),
+                "max": max(s[m] for s in per_seed),
+                "std": statistics.pstdev(s[m] for s in per_seed),
+            }
+            for m in per_seed[0]
+        }
     results["per_seed"] = [{k: run[k] for k in ("seed", "best_epoch", "dev", "test") if k in run} for run in runs]
     ranked = [run for run in runs if "dev" in run] or runs
     results["best_seed"] = max(ranked, key=lambda run: run.get("dev", {}).get(main, 0.0))["seed"]
@@ -331,6 +399,7 @@ def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs
 
 
 # ---------------------------------------------------------------- evaluate and predict
+
 
 def output_file(path: Path | None) -> Path | None:
     """``--out`` of evaluate / predict: a file (its folder made when written), never a folder;
@@ -355,13 +424,15 @@ def evaluate_file(model_path: Path, data: Path, device: str = "auto", columns: C
     target = resolve_device(device)
     model.to(target)
     features = problem.featurize(split)
-    scores = evaluate(model, problem, split, features, problem.settings.eval_batch_size, target,
-                      special_ids(problem.tokenizer).pad).scores
+    scores = evaluate(
+        model, problem, split, features, problem.settings.eval_batch_size, target, special_ids(problem.tokenizer).pad
+    ).scores
     return {"model": str(folder), "data": str(data), "examples": len(split), **scores}
 
 
-def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "auto",
-                 columns: Columns = Columns()) -> int:
+def predict_file(
+    model_path: Path, data: Path, out: Path | None, device: str = "auto", columns: Columns = Columns()
+) -> int:
     """Write the model's predictions for a file (also plain text: one example a line)."""
     out = output_file(out)
     model, problem, _ = load_finetuned(model_path, device, columns)
@@ -371,8 +442,9 @@ def predict_file(model_path: Path, data: Path, out: Path | None, device: str = "
     target = resolve_device(device)
     model.to(target)
     features = problem.featurize(split)
-    outputs = model_outputs(model, problem, features, problem.settings.eval_batch_size, target,
-                            special_ids(problem.tokenizer).pad)
+    outputs = model_outputs(
+        model, problem, features, problem.settings.eval_batch_size, target, special_ids(problem.tokenizer).pad
+    )
     predictions = problem.predictions(split, features, outputs)
     if isinstance(predictions, dict):
         text = json.dumps(predictions, indent=1) + "\n"

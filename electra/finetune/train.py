@@ -30,8 +30,8 @@ from electra.config import FinetuneConfig
 from electra.finetune.examples import Split
 from electra.finetune.featurize import Features, collate
 from electra.finetune.problems import Problem
-from electra.train.sinks import Sink
 from electra.train.optim import linear_schedule, no_decay
+from electra.train.sinks import Sink
 
 LAYER = re.compile(r"^electra\.encoder\.layer\.(\d+)\.")
 
@@ -58,8 +58,10 @@ def param_groups(model: nn.Module, lr: float, decay: float, weight_decay: float)
     groups: dict[tuple[float, bool], dict] = {}
     for name, param in model.named_parameters():
         decayed = weight_decay > 0 and not no_decay(name)
-        group = groups.setdefault((rates[name], decayed), {"params": [], "names": [], "lr": rates[name],
-                                                           "weight_decay": weight_decay if decayed else 0.0})
+        group = groups.setdefault(
+            (rates[name], decayed),
+            {"params": [], "names": [], "lr": rates[name], "weight_decay": weight_decay if decayed else 0.0},
+        )
         group["params"].append(param)
         group["names"].append(name)
     return list(groups.values())
@@ -78,18 +80,32 @@ class Evaluation:
     outputs: list[np.ndarray]
 
 
-def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, Features] | None,
-        settings: FinetuneConfig, epochs: float, lr: float, decay: float, seed: int,
-        device: torch.device, pad_id: int, progress: bool = True, sink: Sink | None = None) -> FitResult:
+def fit(
+    model: nn.Module,
+    problem: Problem,
+    train: Features,
+    dev: tuple[Split, Features] | None,
+    settings: FinetuneConfig,
+    epochs: float,
+    lr: float,
+    decay: float,
+    seed: int,
+    device: torch.device,
+    pad_id: int,
+    progress: bool = True,
+    sink: Sink | None = None,
+) -> FitResult:
     """Train ``model`` in place; on return it holds the weights of the best dev epoch. Each
     epoch's row (train loss, dev scores) also goes to ``sink`` at the epoch's last step."""
     generator = torch.Generator().manual_seed(seed)
     per_epoch = math.ceil(len(train) / settings.batch_size)
     total = max(1, math.ceil(epochs * per_epoch))
-    optimizer = torch.optim.AdamW(param_groups(model, lr, decay, settings.weight_decay),
-                                  betas=(0.9, 0.999), eps=settings.adam_eps)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, lr, decay, settings.weight_decay), betas=(0.9, 0.999), eps=settings.adam_eps
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(round(settings.warmup_fraction * total), total))
+        optimizer, linear_schedule(round(settings.warmup_fraction * total), total)
+    )
     result, best_score, best_state = FitResult(best_epoch=0), -math.inf, None
     bar = tqdm(total=total, desc="fine-tune", unit="step", disable=not progress, dynamic_ncols=True)
     step, epoch = 0, 0
@@ -101,7 +117,7 @@ def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, F
         for start in range(0, len(order), settings.batch_size):
             if step >= total:
                 break
-            batch = collate(train, order[start:start + settings.batch_size], pad_id).to(device)
+            batch = collate(train, order[start : start + settings.batch_size], pad_id).to(device)
             loss = problem.loss(model(batch.input_ids, batch.attention_mask, batch.token_type_ids), batch.targets)
             loss.backward()
             if settings.clip_grad_norm > 0:
@@ -136,8 +152,9 @@ def fit(model: nn.Module, problem: Problem, train: Features, dev: tuple[Split, F
 
 
 @torch.no_grad()
-def model_outputs(model: nn.Module, problem: Problem, features: Features, batch_size: int,
-                  device: torch.device, pad_id: int) -> list[np.ndarray]:
+def model_outputs(
+    model: nn.Module, problem: Problem, features: Features, batch_size: int, device: torch.device, pad_id: int
+) -> list[np.ndarray]:
     """Raw outputs per input (per token ones cut to the input's length), in input order.
 
     Inputs are batched in order of length so that little padding is computed.
@@ -146,15 +163,23 @@ def model_outputs(model: nn.Module, problem: Problem, features: Features, batch_
     order = sorted(range(len(features)), key=lambda i: len(features.input_ids[i]))
     outputs: list[np.ndarray | None] = [None] * len(features)
     for start in range(0, len(order), batch_size):
-        indices = order[start:start + batch_size]
+        indices = order[start : start + batch_size]
         batch = collate(features, indices, pad_id).to(device)
         out = model(batch.input_ids, batch.attention_mask, batch.token_type_ids).float().cpu().numpy()
         for row, i in enumerate(indices):
-            outputs[i] = out[row, :len(features.input_ids[i])] if problem.token_level() else out[row]
+            outputs[i] = out[row, : len(features.input_ids[i])] if problem.token_level() else out[row]
     return outputs
 
 
-def evaluate(model: nn.Module, problem: Problem, split: Split, features: Features, batch_size: int,
-             device: torch.device, pad_id: int, tune: bool = False) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    problem: Problem,
+    split: Split,
+    features: Features,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int,
+    tune: bool = False,
+) -> Evaluation:
     outputs = model_outputs(model, problem, features, batch_size, device, pad_id)
     return Evaluation(problem.score(split, features, outputs, tune), outputs)

@@ -32,9 +32,11 @@ class Embeddings(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        x = (self.word_embeddings(input_ids)  # (B, T, E)
-             + self.position_embeddings(positions)[None]
-             + self.token_type_embeddings(token_type_ids))
+        x = (
+            self.word_embeddings(input_ids)  # (B, T, E)
+            + self.position_embeddings(positions)[None]
+            + self.token_type_embeddings(token_type_ids)
+        )
         return self.dropout(self.LayerNorm(x))
 
 
@@ -80,8 +82,10 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         B, T, H = x.shape
         # (B, T, H) -> (B, nh, T, hs)
-        q, k, v = (proj(x).view(B, T, self.num_heads, -1).transpose(1, 2)
-                   for proj in (self.self.query, self.self.key, self.self.value))
+        q, k, v = (
+            proj(x).view(B, T, self.num_heads, -1).transpose(1, 2)
+            for proj in (self.self.query, self.self.key, self.self.value)
+        )
         p = self.dropout_p if self.training else 0.0
         if p > 0.0 and x.device.type == "cpu":
             context = attention_with_dropout(q, k, v, attn_mask, p)
@@ -91,8 +95,9 @@ class Attention(nn.Module):
         return self.output(context, residual=x)
 
 
-def attention_with_dropout(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
-                           p: float) -> torch.Tensor:
+def attention_with_dropout(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None, p: float
+) -> torch.Tensor:
     """softmax(q k^T / sqrt(hs) + mask) with dropout, times v: SDPA's math path, spelled out."""
     scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, nh, T, T)
     if attn_mask is not None:
@@ -163,8 +168,9 @@ class ElectraModel(nn.Module):
             self.embeddings_project = nn.Linear(cfg.embedding_size, cfg.hidden_size)
         self.encoder = LayerStack(cfg)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
         """Return the last hidden states, (B, T, H)."""
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, E)
         if hasattr(self, "embeddings_project"):

@@ -7,7 +7,7 @@ exports by copying tensors:
   one output, regression). Two head forms:
   ``hf`` (the default): dropout, dense H->H, GELU, dropout, linear to the labels on [CLS], i.e.
   ``ElectraClassificationHead``, keys ``classifier.{dense,out_proj}``;
-  ``reference``: dropout + one linear layer on [CLS], as in the paper's code (RECIPE.md).
+  ``reference``: dropout + one linear layer on [CLS], as in the paper's code (docs/recipe.md, "Fine-tuning").
   ``hf`` is the default because a model fine-tuned with it loads in ``transformers`` unchanged;
   the reference form has no ``transformers`` class and cannot be exported exactly.
 - :class:`TokenClassifier` = ``ElectraForTokenClassification``: dropout + linear per token.
@@ -59,8 +59,9 @@ class TaskModel(nn.Module):
         self.config = cfg
         self.electra = ElectraModel(cfg)
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-               token_type_ids: torch.Tensor) -> torch.Tensor:
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
         return self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, H)
 
 

@@ -57,8 +57,8 @@ def position_table(n_positions: int, width: int, k: int, std: float) -> torch.Te
     t = torch.arange(n_positions, dtype=torch.float32)[:, None]
     w = frequencies(k)[None]
     table = torch.zeros(n_positions, width)
-    table[:, 0:2 * k:2] = torch.cos(t * w)
-    table[:, 1:2 * k:2] = torch.sin(t * w)
+    table[:, 0 : 2 * k : 2] = torch.cos(t * w)
+    table[:, 1 : 2 * k : 2] = torch.sin(t * w)
     return table * (std * math.sqrt(width) / math.sqrt(k))
 
 
@@ -95,8 +95,8 @@ def set_local_heads(net: ElectraModel, k: int, scale: float) -> None:
         turn = sum(rotation(k, d) for d in deltas) / len(deltas)
         query[rows] = 0.0
         key[rows] = 0.0
-        query[rows, :2 * k] = scale * turn
-        key[rows, :2 * k] = scale * torch.eye(2 * k)
+        query[rows, : 2 * k] = scale * turn
+        key[rows, : 2 * k] = scale * torch.eye(2 * k)
 
 
 @torch.no_grad()
@@ -109,8 +109,8 @@ def pass_positions_through(net: ElectraModel, k: int, k_table: int, generator: t
     rest = torch.empty(weight.shape[0] - 2 * k, weight.shape[1] - 2 * k_table)
     torch.nn.init.orthogonal_(rest, generator=generator)
     weight.zero_()
-    weight[:2 * k, :2 * k] = torch.eye(2 * k)
-    weight[2 * k:, 2 * k_table:] = rest
+    weight[: 2 * k, : 2 * k] = torch.eye(2 * k)
+    weight[2 * k :, 2 * k_table :] = rest
 
 
 @torch.no_grad()
@@ -121,11 +121,15 @@ def neighbour_mass(net: ElectraModel, ids: torch.Tensor) -> float:
         x = net.embeddings_project(x)
     attention = net.encoder.layer[0].attention
     B, T, H = x.shape
-    q, k = (proj(x).view(B, T, attention.num_heads, -1).transpose(1, 2)  # (B, nh, T, hs)
-            for proj in (attention.self.query, attention.self.key))
+    q, k = (
+        proj(x).view(B, T, attention.num_heads, -1).transpose(1, 2)  # (B, nh, T, hs)
+        for proj in (attention.self.query, attention.self.key)
+    )
     probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)  # (B, nh, T, T)
-    masses = [sum(torch.diagonal(probs[:, h], offset=d, dim1=-2, dim2=-1).mean() for d in deltas)
-              for h, deltas in enumerate(head_offsets(attention.num_heads))]
+    masses = [
+        sum(torch.diagonal(probs[:, h], offset=d, dim1=-2, dim2=-1).mean() for d in deltas)
+        for h, deltas in enumerate(head_offsets(attention.num_heads))
+    ]
     return float(sum(masses) / len(masses))
 
 
@@ -147,8 +151,8 @@ def local_init(embeddings: Embeddings, networks: list[ElectraModel], std: float,
     k_table = max(1, min(FREQUENCIES, int(width * HEAD_SHARE) // 2))  # content keeps >= 5/8 of the width
     table = embeddings.position_embeddings.weight
     table.copy_(position_table(table.shape[0], width, k_table, std))
-    embeddings.word_embeddings.weight[:, :2 * k_table] = 0.0
-    embeddings.token_type_embeddings.weight[:, :2 * k_table] = 0.0
+    embeddings.word_embeddings.weight[:, : 2 * k_table] = 0.0
+    embeddings.token_type_embeddings.weight[:, : 2 * k_table] = 0.0
     vocab = embeddings.word_embeddings.weight.shape[0]
     ids = torch.randint(0, vocab, (8, min(128, table.shape[0])), generator=generator)
     for net in networks:

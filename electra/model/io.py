@@ -35,8 +35,13 @@ def contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
 
 
-def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = None,
-                 extra_config: dict | None = None, state: dict[str, torch.Tensor] | None = None) -> None:
+def save_network(
+    module: nn.Module,
+    folder: Path,
+    tokenizer_dir: Path | None = None,
+    extra_config: dict | None = None,
+    state: dict[str, torch.Tensor] | None = None,
+) -> None:
     """Write one network as a standalone folder (atomically replaced files); ``state`` replaces
     the module's own state dict (a sharded module's gathered weights)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,8 +49,11 @@ def save_network(module: nn.Module, folder: Path, tokenizer_dir: Path | None = N
     body = module.config.to_hf_dict(architecture)
     body.update(extra_config or {})
     write_json(folder / "config.json", body)
-    weights = contiguous_state(module) if state is None else {k: v.detach().to("cpu").contiguous().clone()
-                                                               for k, v in state.items()}
+    weights = (
+        contiguous_state(module)
+        if state is None
+        else {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    )
     write_weights(folder, weights)
     if tokenizer_dir is not None:
         copy_tokenizer(tokenizer_dir, folder)
@@ -65,8 +73,10 @@ def network_folder(path: Path, part: str = "discriminator") -> Path:
     for candidate in (path, path / part, path / "mlm"):
         if (candidate / "config.json").is_file():
             return candidate
-    raise ElectraError(f"{path}: no model to start from (expected config.json + model.safetensors, or the "
-                       f"{part}/ or mlm/ folder of a run written by 'electra pretrain')")
+    raise ElectraError(
+        f"{path}: no model to start from (expected config.json + model.safetensors, or the "
+        f"{part}/ or mlm/ folder of a run written by 'electra pretrain')"
+    )
 
 
 def architecture_of(folder: Path) -> str | None:
@@ -139,12 +149,14 @@ def load_state(module: nn.Module, state: dict[str, torch.Tensor], source: Path) 
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise WeightsMismatch(f"{source}: keys do not match the model (missing: {missing[:5]}, "
-                              f"unexpected: {unexpected[:5]})")
+        raise WeightsMismatch(
+            f"{source}: keys do not match the model (missing: {missing[:5]}, unexpected: {unexpected[:5]})"
+        )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise WeightsMismatch(f"{source}: '{key}' has shape {tuple(tensor.shape)}, "
-                                  f"the config says {tuple(expected[key].shape)}")
+            raise WeightsMismatch(
+                f"{source}: '{key}' has shape {tuple(tensor.shape)}, the config says {tuple(expected[key].shape)}"
+            )
     module.load_state_dict(state)
 
 
@@ -157,7 +169,7 @@ def load_encoder(module: nn.Module, folder: Path) -> None:
     """Load only the ``electra.*`` encoder tensors of any ELECTRA network folder into ``module``
     (a task model); the pretraining heads in the file are dropped, the task head is kept."""
     prefix = "electra."
-    encoder = {k[len(prefix):]: v for k, v in read_weights(folder).items() if k.startswith(prefix)}
+    encoder = {k[len(prefix) :]: v for k, v in read_weights(folder).items() if k.startswith(prefix)}
     load_state(module.electra, encoder, folder / "model.safetensors")
 
 

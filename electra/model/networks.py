@@ -55,8 +55,9 @@ class Discriminator(nn.Module):
         self.discriminator_predictions = DiscriminatorHead(cfg)
         init_weights(self, cfg.initializer_range)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
         hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, H)
         return self.discriminator_predictions(hidden)  # (B, T)
 
@@ -79,13 +80,23 @@ class Generator(nn.Module):
         init_weights(self, cfg.initializer_range)
         self.generator_lm_head.weight = self.electra.embeddings.word_embeddings.weight
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Vocabulary logits: (B, P, V) at the position indices ``positions`` (B, P), else (B, T, V)."""
         return self.generator_lm_head(self.transform(input_ids, attention_mask, token_type_ids, positions))
 
-    def transform(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                  token_type_ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+    def transform(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The MLM head's input to the vocabulary projection, fp32: (B, P, E) at ``positions``, else (B, T, E).
 
         Training does not call ``forward``: it hands this to ``electra.model.vocab``, which projects,
@@ -94,22 +105,48 @@ class Generator(nn.Module):
         hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, Hg)
         if positions is not None:
             hidden = hidden.gather(1, positions[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, P, Hg)
-        # the head runs in fp32 even under autocast: samples are drawn from its logits (RECIPE:
-        # sample in fp32); at ~15% of positions this costs little
+        # the head runs in fp32 even under autocast: samples are drawn from its logits (docs/recipe.md,
+        # "Objective": sample in fp32); at ~15% of positions this costs little
         with torch.autocast(hidden.device.type, enabled=False):
             return self.generator_predictions(hidden.float())
 
 
-def build_pair(disc_cfg: ModelConfig, generator_fraction: float,
-               generator_layers: int | None = None) -> tuple[Generator, Discriminator]:
-    """A generator (``generator_fraction`` of the discriminator's width, ``generator_layers``
-    deep: default the same depth) and a discriminator that share one ``Embeddings`` module,
-    initialised by the discriminator's ``init_scheme``."""
-    discriminator = Discriminator(disc_cfg)
-    generator = Generator(disc_cfg.scaled(generator_fraction, generator_layers),
-                          embeddings=discriminator.electra.embeddings)
-    apply_init_scheme(disc_cfg, [discriminator.electra, generator.electra])
-    return generator, discriminator
+class CopyingMlm(Generator):
+    """A masked LM that also scores, per token, the probability of copying its input token: the
+    network of the All-Tokens MLM ablation. Saved as ``ElectraForMaskedLM`` plus the
+    ``copy_predictions.*`` tensors (which ``transformers`` ignores); fine-tuning reads its encoder."""
+
+    architecture = "ElectraForMaskedLM"
+
+    def __init__(self, cfg: ModelConfig, embeddings: Embeddings | None = None) -> None:
+        super().__init__(cfg, embeddings)
+        self.copy_predictions = DiscriminatorHead(cfg)
+        init_weights(self.copy_predictions, cfg.initializer_range)
+
+    def copy_and_vocab(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copy logits (B, T) and vocabulary logits (B, T, V) at every position."""
+        hidden = self.electra(input_ids, attention_mask, token_type_ids)  # (B, T, H)
+        with torch.autocast(hidden.device.type, enabled=False):
+            vocab = self.generator_lm_head(self.generator_predictions(hidden.float()))
+        return self.copy_predictions(hidden), vocab
+
+
+def build_pair(
+    disc_cfg: ModelConfig,
+    generator_fraction: float,
+    generator_layers: int | None = None,
+    main: type[nn.Module] = Discriminator,
+) -> tuple[Generator, nn.Module]:
+    """A generator (``generator_fraction`` of the main network's width, ``generator_layers``
+    deep: default the same depth) and the main network (the discriminator, or a full-size masked
+    LM for the MLM ablations) that share one ``Embeddings`` module, initialised by the main
+    network's ``init_scheme``."""
+    network = main(disc_cfg)
+    generator = Generator(disc_cfg.scaled(generator_fraction, generator_layers), embeddings=network.electra.embeddings)
+    apply_init_scheme(disc_cfg, [network.electra, generator.electra])
+    return generator, network
 
 
 def build_mlm(cfg: ModelConfig) -> Generator:

@@ -73,9 +73,16 @@ class _FusedVocab(torch.autograd.Function):
         return grad_hidden, grad_weight, grad_bias, None, None, None, None, None, None
 
 
-def project_loss_sample(hidden: torch.Tensor, head: nn.Linear, targets: torch.Tensor, valid: torch.Tensor,
-                        uniforms: torch.Tensor | None = None, temperature: float = 1.0,
-                        forbid_targets: bool = False, chunk: int = CHUNK_ROWS) -> VocabOutput:
+def project_loss_sample(
+    hidden: torch.Tensor,
+    head: nn.Linear,
+    targets: torch.Tensor,
+    valid: torch.Tensor,
+    uniforms: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    forbid_targets: bool = False,
+    chunk: int = CHUNK_ROWS,
+) -> VocabOutput:
     """Loss, argmax and (with ``uniforms``) samples of ``head`` applied to ``hidden`` (M, E), in fp32.
 
     ``targets`` (M,) and ``valid`` (M,) bool: only valid rows count in the loss. Gradients flow
@@ -83,6 +90,14 @@ def project_loss_sample(hidden: torch.Tensor, head: nn.Linear, targets: torch.Te
     """
     with torch.autocast(hidden.device.type, enabled=False):
         loss, predictions, samples = _FusedVocab.apply(
-            hidden.float(), head.weight.float(), head.bias.float(), targets, valid, uniforms, temperature,
-            forbid_targets, chunk)
+            hidden.float(),
+            head.weight.float(),
+            head.bias.float(),
+            targets,
+            valid,
+            uniforms,
+            temperature,
+            forbid_targets,
+            chunk,
+        )
     return VocabOutput(loss, predictions, samples)

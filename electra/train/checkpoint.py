@@ -34,9 +34,16 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return run_dir / "checkpoints"
 
 
-def save_checkpoint(run_dir: Path, step: int, networks: dict[str, nn.Module], state: dict,
-                    keep: int, tokenizer_dir: Path | None = None,
-                    weights: dict[str, dict] | None = None, data: dict | None = None) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    networks: dict[str, nn.Module],
+    state: dict,
+    keep: int,
+    tokenizer_dir: Path | None = None,
+    weights: dict[str, dict] | None = None,
+    data: dict | None = None,
+) -> Path:
     """Write checkpoint ``step`` atomically and prune all but the newest ``keep``. ``weights``:
     each network's full state dict when the modules hold only shards (FSDP). ``data``: the
     fingerprint of the training data (``electra.train.resume.data_fingerprint``), kept in the
@@ -180,10 +187,15 @@ def _load(path: Path, networks: dict[str, nn.Module], load) -> dict:
             load(module, path / name)
         except WeightsMismatch as exc:
             record = path.parent.parent / "run.json"
-            where = (f"They are in {record}" if record.is_file() else
-                     f"{record} is gone: give them again ({path / name / 'config.json'} has the network's shape)")
-            raise ElectraError(f"checkpoint {path} does not fit this model ({exc}); was the run started "
-                               f"with other --model/--recipe values? {where}") from exc
+            where = (
+                f"They are in {record}"
+                if record.is_file()
+                else f"{record} is gone: give them again ({path / name / 'config.json'} has the network's shape)"
+            )
+            raise ElectraError(
+                f"checkpoint {path} does not fit this model ({exc}); was the run started "
+                f"with other --model/--recipe values? {where}"
+            ) from exc
         except Exception as exc:  # noqa: BLE001 -- a damaged file raises anything at all
             raise Unloadable(f"{name}: cannot be loaded ({_reason(exc)})") from exc
     try:

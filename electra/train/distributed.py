@@ -37,8 +37,9 @@ class Processes:
 def from_environment() -> Processes:
     """The torchrun variables, or one process when they are absent."""
     try:
-        return Processes(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                         int(os.environ.get("LOCAL_RANK", 0)))
+        return Processes(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
     except ValueError as exc:
         raise ElectraError(f"invalid torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {exc}") from exc
 

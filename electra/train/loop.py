@@ -22,10 +22,10 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -34,51 +34,25 @@ from tqdm import tqdm
 from electra.config import TrainConfig
 from electra.data.loader import BatchStream
 from electra.data.prefetch import Prefetcher
-from electra.masking import RowRng
-from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
-from electra.train.sharding import Replicated, Sharded
 from electra.errors import ElectraError
 from electra.files import write_json
+from electra.masking import RowRng
 from electra.model.io import save_network
-from electra.objectives import summarize
 from electra.train import checkpoint, sinks
-from electra.train.optim import (build_optimizer, describe_schedule, lr_factor, mean_step_flops, progress,
-                                 schedule_summary, set_lr)
+from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
+from electra.train.optim import (
+    build_optimizer,
+    describe_schedule,
+    lr_factor,
+    mean_step_flops,
+    progress,
+    schedule_summary,
+    set_lr,
+)
+from electra.train.sharding import Replicated, Sharded
 
 COUNTERS = frozenset({"steps", "finite_steps", "skipped_steps"})
 """Window entries that count steps (the same on every process), not data (summed over processes)."""
-
-PLATEAU_TOLERANCE = 0.98
-"""A discriminator whose loss is above this fraction of its baseline is 'at the baseline'."""
-
-COLLAPSE_TOLERANCE = 0.998
-"""Above this fraction, with no token called 'replaced', the discriminator has collapsed onto the
-constant answer: in our runs (docs/small-budgets.md) such a model never recovered."""
-
-
-def discriminator_state(row: dict) -> str:
-    """'learning', 'plateau' (at its baseline; more steps usually end it) or 'collapsed' (the
-    constant answer, calling no token replaced; seen when the learning rate is too high for the batch)."""
-    ratio = row["disc_loss_ratio"]
-    if ratio < PLATEAU_TOLERANCE:
-        return "learning"
-    return "collapsed" if ratio >= COLLAPSE_TOLERANCE and row["disc_recall"] == 0 else "plateau"
-
-
-def plateau_warning(row: dict) -> str | None:
-    """What to tell the user about a metrics row whose discriminator is at its baseline, else None."""
-    state = discriminator_state(row)
-    if state == "learning":
-        return None
-    ratio = row["disc_loss_ratio"]
-    where = (f"at step {row['step']} the discriminator loss {row['disc_loss']:.4f} is "
-             f"{ratio:.3f} x its always-'original' baseline {row['disc_baseline_loss']:.4f}")
-    if state == "collapsed":
-        return (f"{where} and it calls no token 'replaced': it has collapsed onto the constant answer. "
-                f"Runs in this state did not recover; restart with a lower --train.lr or a larger "
-                f"--train.batch_size (see docs/small-budgets.md)")
-    return (f"{where} (recall on replaced tokens {row['disc_recall']:.1%}): "
-            f"it has not learned to detect replacements yet")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -138,11 +112,20 @@ class Agreed:
 class Trainer:
     """Trains one objective on one batch stream, writing metrics and checkpoints under ``run_dir``."""
 
-    def __init__(self, objective: nn.Module, stream: BatchStream, cfg: TrainConfig, run_dir: Path,
-                 device: torch.device, tokenizer_dir: Path | None = None, progress: bool = True,
-                 procs: Processes = Processes(), full_width: int | None = None,
-                 flops_of: Callable[[int, int], float] | None = None,
-                 snapshots: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        objective: nn.Module,
+        stream: BatchStream,
+        cfg: TrainConfig,
+        run_dir: Path,
+        device: torch.device,
+        tokenizer_dir: Path | None = None,
+        progress: bool = True,
+        procs: Processes | None = None,
+        full_width: int | None = None,
+        flops_of: Callable[[int, int], float] | None = None,
+        snapshots: dict[str, float] | None = None,
+    ) -> None:
         """``procs``: this process's rank among several (torchrun); ``stream`` then yields its rows
         of each global batch. ``full_width``: the longest row the data can have; given, masking
         draws are made for the whole global batch at that width (``RowRng``), so that a run's
@@ -150,14 +133,18 @@ class Trainer:
         FLOPs of one micro-batch (for ``max_flops`` and the logged ``flops``). ``snapshots``: name ->
         FLOPs; the networks are written to ``run_dir/snapshots/NAME`` once that much is spent."""
         self.objective = objective.to(device)
+        procs = procs or Processes()
         self.procs = procs
         self.cfg = cfg
         sharded = cfg.fsdp and torch.distributed.is_initialized()
         self.placement = (Sharded if sharded else Replicated)(objective, device)
         self.model = self.placement.module
         if procs.enabled and procs.is_main:
-            print(f"training on {procs.world_size} processes: {'FSDP (sharded)' if sharded else 'DDP (replicated)'}, "
-                  f"{torch.distributed.get_backend()}", file=sys.stderr)
+            print(
+                f"training on {procs.world_size} processes: {'FSDP (sharded)' if sharded else 'DDP (replicated)'}, "
+                f"{torch.distributed.get_backend()}",
+                file=sys.stderr,
+            )
         self.stream = Prefetcher(stream, pin=device.type == "cuda")  # loading off the step's path
         self.run_dir = run_dir
         self.device = device
@@ -170,8 +157,11 @@ class Trainer:
         self.rng = torch.Generator(device=device)
         self.rng.manual_seed(cfg.seed + 1)
         local_rows = cfg.batch_size // cfg.grad_accum // procs.world_size
-        self.masking_rng = (self.rng if full_width is None else
-                            RowRng(self.rng, procs.rank * local_rows, local_rows * procs.world_size, full_width))
+        self.masking_rng = (
+            self.rng
+            if full_width is None
+            else RowRng(self.rng, procs.rank * local_rows, local_rows * procs.world_size, full_width)
+        )
         if procs.enabled:  # dropout differs per process; masking (above) is shared
             torch.manual_seed(cfg.seed + 7919 * procs.rank)
         self.step = 0
@@ -257,8 +247,11 @@ class Trainer:
             return
         torch.manual_seed(self.cfg.seed + 7919 * self.procs.rank + self.step)
         if self.procs.is_main:
-            print(f"note: checkpoint written by {len(saved)} process(es), resumed by {self.procs.world_size}: "
-                  f"dropout randomness is reseeded (masking and data order continue exactly)", file=sys.stderr)
+            print(
+                f"note: checkpoint written by {len(saved)} process(es), resumed by {self.procs.world_size}: "
+                f"dropout randomness is reseeded (masking and data order continue exactly)",
+                file=sys.stderr,
+            )
 
     def resume(self) -> bool:
         """Continue from the newest good checkpoint; False (fresh start) when there is none."""
@@ -329,8 +322,9 @@ class Trainer:
         if self.stop_signal is not None or self.stop_others:
             name = signal.Signals(self.stop_signal or signal.SIGTERM).name
             if self.procs.is_main:
-                print(f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume",
-                      file=sys.stderr)
+                print(
+                    f"{name}: stopped at step {self.step}, checkpoint written; continue with --resume", file=sys.stderr
+                )
             return name
         self.write_models(self.run_dir)
         return "done"
@@ -344,8 +338,9 @@ class Trainer:
                 self.snapshots_written.add(name)
                 self.write_models(folder)
                 if self.procs.is_main:
-                    write_json(folder / "snapshot.json", {"step": self.step, "flops": self.flops,
-                                                          "elapsed_s": self.elapsed})
+                    write_json(
+                        folder / "snapshot.json", {"step": self.step, "flops": self.flops, "elapsed_s": self.elapsed}
+                    )
 
     def _should_stop(self) -> bool:
         """A signal, or the time or FLOPs budget spent. One process: checked before every step on
@@ -357,8 +352,9 @@ class Trainer:
                 return True
         elif self.stop_agreed:
             return True
-        return ((self.cfg.max_minutes is not None and self.elapsed >= self.cfg.max_minutes * 60)
-                or (self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops))
+        return (self.cfg.max_minutes is not None and self.elapsed >= self.cfg.max_minutes * 60) or (
+            self.cfg.max_flops is not None and self.flops >= self.cfg.max_flops
+        )
 
     def _account(self) -> None:
         """Bring ``elapsed`` and ``flops`` up to date after a step.
@@ -381,15 +377,19 @@ class Trainer:
             self.flops = last.flops + steps * last.flops_per_step
             return
         now = self.clock()
-        rows = gather_values([now - self.session_start, self.unshared_flops, float(self.stop_signal is not None)],
-                             self.procs, self.device)
+        rows = gather_values(
+            [now - self.session_start, self.unshared_flops, float(self.stop_signal is not None)],
+            self.procs,
+            self.device,
+        )
         self.unshared_flops = 0.0
         elapsed = max(row[0] for row in rows)
         flops = last.flops + sum(row[1] for row in rows)
         self.stop_agreed = any(row[2] for row in rows)
         self.stop_others = self.stop_agreed and self.stop_signal is None  # another process was signalled
-        seconds_per_step = ((elapsed - last.elapsed) / steps if last.step > self.session_first_step
-                            else last.seconds_per_step)
+        seconds_per_step = (
+            (elapsed - last.elapsed) / steps if last.step > self.session_first_step else last.seconds_per_step
+        )
         self.agreed = Agreed(self.step, elapsed, flops, seconds_per_step, (flops - last.flops) / steps)
         self.elapsed, self.flops = elapsed, flops
         self.session_start = now - elapsed  # this process's clock continues from the agreed time
@@ -400,8 +400,9 @@ class Trainer:
             return
         step_flops = None
         if self.cfg.max_flops is not None and self.flops_of is not None and isinstance(self.source, BatchStream):
-            step_flops = self.cfg.grad_accum * mean_step_flops(self.source.data, self.source.batch_size,
-                                                               self.cfg.seed, self.flops_of)
+            step_flops = self.cfg.grad_accum * mean_step_flops(
+                self.source.data, self.source.batch_size, self.cfg.seed, self.flops_of
+            )
         summary = schedule_summary(self.cfg, step_flops)
         write_json(self.run_dir / "schedule.json", summary)
         print(describe_schedule(summary), file=sys.stderr)
@@ -441,8 +442,7 @@ class Trainer:
 
     def train_step(self) -> int:
         """One optimizer step over ``grad_accum`` micro-batches; returns the real tokens seen."""
-        autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16)
-                    if self.cfg.dtype == "bf16" else nullcontext())
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.cfg.dtype == "bf16" else nullcontext()
         lr = self.cfg.lr * lr_factor(self.cfg, self.step, self.elapsed, self.flops)  # what was spent before the step
         tokens, losses, stats = 0, None, []
         for micro in range(self.cfg.grad_accum):
@@ -517,7 +517,8 @@ class Trainer:
         raise ElectraError(
             f"training stopped at step {self.step}: the last {int(self.bad_run)} steps had a non-finite loss or "
             f"gradient (train.max_bad_steps {self.cfg.max_bad_steps}); the last good checkpoint is "
-            f"{last[-1] if last else 'none'}. Lower train.lr or check the data.")
+            f"{last[-1] if last else 'none'}. Lower train.lr or check the data."
+        )
 
     def _summed_window(self) -> dict[str, torch.Tensor]:
         """The logging window with its data sums added over processes (a collective); step counters as they are."""
@@ -529,35 +530,38 @@ class Trainer:
         if not self.procs.is_main:
             return {}
         finite = stats.get("finite_steps", 0.0)
-        row = {"step": self.step, "loss": stats["loss_sum"] / finite if finite else math.nan, **summarize(stats),
-               "lr": self.last_lr, "progress": progress(self.cfg, self.step, self.elapsed, self.flops),
-               "skipped_steps": int(stats.get("skipped_steps", 0)), "flops": self.flops}
+        row = {
+            "step": self.step,
+            "loss": stats["loss_sum"] / finite if finite else math.nan,
+            **self.objective.metrics(stats),
+            "lr": self.last_lr,
+            "progress": progress(self.cfg, self.step, self.elapsed, self.flops),
+            "skipped_steps": int(stats.get("skipped_steps", 0)),
+            "flops": self.flops,
+        }
         timing = {"tokens_per_s": tokens_per_s, "elapsed_s": self.elapsed}
         if self.cfg.deterministic:  # timings differ run to run: keep them out of the metrics file
             with open(self.run_dir / "timings.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": self.step, **timing}) + "\n")
         else:
             row.update(timing)
-        if row.get("disc_loss_ratio") is not None:
-            self._warn_plateau(row)
+        self._warn_health(row)
         if self.sink is not None:
             self.sink.log(row, self.step)
         return row
 
-    def _warn_plateau(self, row: dict) -> None:
+    def _warn_health(self, row: dict) -> None:
+        """Report each warning-worthy state the objective sees (a plateau, a collapse) when it begins."""
         if self.step < self.cfg.plateau_warn_steps:
             return
-        state = discriminator_state(row)
-        if state != "learning" and state != self.plateau_warned:
-            self.plateau_warned = state
-            tqdm.write(f"warning: {plateau_warning(row)}", file=sys.stderr)
+        health = self.objective.health(row)
+        if health is not None and health.state != self.plateau_warned:
+            self.plateau_warned = health.state
+            tqdm.write(f"warning: {health.message}", file=sys.stderr)
 
-    @staticmethod
-    def _postfix(row: dict) -> dict:
+    def _postfix(self, row: dict) -> dict:
         shown = {"loss": f"{row['loss']:.3f}", "gen_acc": f"{row['gen_acc']:.3f}"}
-        if "disc_loss" in row:
-            shown["disc"] = f"{row['disc_loss']:.3f}/{row['disc_baseline_loss']:.3f}"
-            shown["recall"] = f"{row['disc_recall']:.2f}"
+        shown.update(self.objective.progress_fields(row))
         if "tokens_per_s" in row:
             shown["tok/s"] = f"{row['tokens_per_s']:.0f}"
         return shown
@@ -568,19 +572,31 @@ class Trainer:
         """Write a checkpoint (rank 0; every process takes part in gathering the state); a model
         with a non-finite parameter is refused, never written."""
         self._raise_if_stuck()
-        broken = [name for name, p in self.objective.named_parameters()
-                  if not bool(torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all())]
+        broken = [
+            name
+            for name, p in self.objective.named_parameters()
+            if not bool(torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all())
+        ]
         if any_true(bool(broken), self.procs, self.device):
-            raise ElectraError(f"step {self.step}: parameters {', '.join(broken[:5]) or '(on another process)'} "
-                               f"are not finite; "
-                               f"not saving them (the previous checkpoint is kept)")
+            raise ElectraError(
+                f"step {self.step}: parameters {', '.join(broken[:5]) or '(on another process)'} "
+                f"are not finite; "
+                f"not saving them (the previous checkpoint is kept)"
+            )
         self.saved_step = self.step
         state = self.state_dict()
         weights = self.placement.network_weights()
         if self.procs.is_main:
-            checkpoint.save_checkpoint(self.run_dir, self.step, self.objective.networks(), state,
-                                       self.cfg.keep_checkpoints, self.tokenizer_dir, weights,
-                                       data=self.data_fingerprint)
+            checkpoint.save_checkpoint(
+                self.run_dir,
+                self.step,
+                self.objective.networks(),
+                state,
+                self.cfg.keep_checkpoints,
+                self.tokenizer_dir,
+                weights,
+                data=self.data_fingerprint,
+            )
 
     def write_models(self, folder: Path) -> None:
         """Each network as a standalone folder (config, model.safetensors, tokenizer files), by

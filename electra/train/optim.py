@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -85,8 +85,10 @@ def lr_factor(cfg: TrainConfig, step: int, seconds: float = 0.0, flops: float = 
     peak, so that every run ends annealed.
     """
     total = cfg.max_steps
-    left = min(total * (1.0 - share) if name != "steps" else total - step  # steps: exact integers
-               for name, share in budget_shares(cfg, step, seconds, flops).items())
+    left = min(
+        total * (1.0 - share) if name != "steps" else total - step  # steps: exact integers
+        for name, share in budget_shares(cfg, step, seconds, flops).items()
+    )
     decay = max(0.0, left) / max(1, total - cfg.warmup_steps)
     ramp = (step + 1) / cfg.warmup_steps if step < cfg.warmup_steps else 1.0
     return min(1.0, ramp, decay)
@@ -99,8 +101,10 @@ def warmup_warning(cfg: TrainConfig) -> str | None:
     known as the run goes, so the warning claims no more than the step count shows."""
     if cfg.warmup_steps < cfg.max_steps:
         return None
-    said = (f"train.warmup_steps ({cfg.warmup_steps}) >= train.max_steps ({cfg.max_steps}): the run ends inside "
-            f"its warm-up, so the learning rate never reaches its peak {cfg.lr:g}")
+    said = (
+        f"train.warmup_steps ({cfg.warmup_steps}) >= train.max_steps ({cfg.max_steps}): the run ends inside "
+        f"its warm-up, so the learning rate never reaches its peak {cfg.lr:g}"
+    )
     if cfg.max_minutes is None and cfg.max_flops is None:
         said += " and never decays"
     return said
@@ -112,8 +116,9 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def mean_step_flops(data: PretrainData, batch_size: int, seed: int, flops_of: Callable[[int, int], float],
-                    batches: int = 64) -> float:
+def mean_step_flops(
+    data: PretrainData, batch_size: int, seed: int, flops_of: Callable[[int, int], float], batches: int = 64
+) -> float:
     """Average model FLOPs of an optimizer step over the first ``batches`` batches of the run's own
     data order (batches are trimmed to their longest row, so this is below the full-width cost)."""
     stream = BatchStream(data, batch_size, seed=seed)
@@ -135,8 +140,12 @@ def schedule_summary(cfg: TrainConfig, step_flops: float | None = None) -> dict:
         budgets["minutes"] = cfg.max_minutes
     if cfg.max_flops is not None:
         budgets["flops"] = cfg.max_flops
-    summary = {"peak_lr": cfg.lr, "warmup_steps": cfg.warmup_steps, "decay_to_zero_at": budgets,
-               "progress": "largest share spent of these budgets (the one that ends the run first)"}
+    summary = {
+        "peak_lr": cfg.lr,
+        "warmup_steps": cfg.warmup_steps,
+        "decay_to_zero_at": budgets,
+        "progress": "largest share spent of these budgets (the one that ends the run first)",
+    }
     if cfg.max_flops is not None and step_flops:
         summary["flops_budget_steps_estimate"] = steps_for_flops(cfg.max_flops, step_flops)
     return summary
@@ -152,5 +161,7 @@ def describe_schedule(summary: dict) -> str:
         estimate = summary.get("flops_budget_steps_estimate")
         parts.insert(0, f"{budgets['flops']:.3g} FLOPs" + (f" (~{estimate:,} steps)" if estimate else ""))
     budget = parts[0] if len(parts) == 1 else f"whichever is spent first of {', '.join(parts)}"
-    return (f"lr schedule: linear warm-up over {summary['warmup_steps']:,} steps to {summary['peak_lr']:g}, "
-            f"then linear decay to 0 at {budget}")
+    return (
+        f"lr schedule: linear warm-up over {summary['warmup_steps']:,} steps to {summary['peak_lr']:g}, "
+        f"then linear decay to 0 at {budget}"
+    )

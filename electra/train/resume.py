@@ -16,13 +16,25 @@ from pathlib import Path
 
 from electra.errors import ElectraError
 from electra.files import check_folder_path
+from electra.objectives import NETWORK_FOLDERS
 from electra.train import checkpoint
 
 RUN_FILE = "run.json"
 
-CHANGEABLE = frozenset({"train.max_steps", "train.max_minutes", "train.max_flops", "train.save_every",
-                        "train.log_every", "train.keep_checkpoints", "train.device", "train.fsdp",
-                        "train.compile", "train.loggers"})
+CHANGEABLE = frozenset(
+    {
+        "train.max_steps",
+        "train.max_minutes",
+        "train.max_flops",
+        "train.save_every",
+        "train.log_every",
+        "train.keep_checkpoints",
+        "train.device",
+        "train.fsdp",
+        "train.compile",
+        "train.loggers",
+    }
+)
 """Settings a resumed run may change: the budget, the saving and logging cadence, where and how
 the same computation runs (device, sharding, compilation) and where metrics go (loggers). They
 are applied and recorded in ``run.json``; any other setting that differs from the run's is refused."""
@@ -36,6 +48,7 @@ SHARD_SETTINGS_IGNORED = ("tokenizer", "vocab_size")
 
 
 # ---------------------------------------------------------------- data
+
 
 def data_fingerprint(folder: Path, meta: dict) -> dict[str, str]:
     """Two sha256 digests of a prepared data folder: ``tokenizer`` (its ``tokenizer.json``, which
@@ -77,7 +90,8 @@ def check_same_data(out: Path, data_dir: Path, fingerprint: dict[str, str]) -> N
                 f"{data_dir} is not the data the run in {out} trained on: the {' and the '.join(changed)} "
                 f"differ{'s' if len(changed) == 1 else ''} (run, from {source.name}: {_short(theirs)}; "
                 f"{data_dir}: {_short(fingerprint)}){_hint(changed)}; resume with the run's own data, or start "
-                f"a new run in another --out (nothing was written)")
+                f"a new run in another --out (nothing was written)"
+            )
 
 
 def _short(fingerprint: dict) -> str:
@@ -92,6 +106,7 @@ def _hint(changed: list[str]) -> str:
 
 # ---------------------------------------------------------------- configuration
 
+
 def read_run(out: Path) -> dict | None:
     """The body of ``out/run.json``, or None when there is none."""
     path = Path(out) / RUN_FILE
@@ -100,8 +115,9 @@ def read_run(out: Path) -> dict | None:
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ElectraError(f"{path}: cannot read the run's record ({exc}); restore it, or remove it and "
-                           f"give the run's options again") from exc
+        raise ElectraError(
+            f"{path}: cannot read the run's record ({exc}); restore it, or remove it and give the run's options again"
+        ) from exc
     if not isinstance(body, dict):
         raise ElectraError(f"{path}: not a run record (expected a JSON object)")
     return body
@@ -110,15 +126,22 @@ def read_run(out: Path) -> dict | None:
 def check_resumable(out: Path) -> None:
     """Refuse ``--resume`` where there is no run to continue (neither a run.json nor a checkpoint)."""
     if read_run(out) is None and not checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
-        raise ElectraError(f"--resume: {out} holds no run to resume (no {RUN_FILE}, no checkpoint); "
-                           f"drop --resume to start a new run there")
+        raise ElectraError(
+            f"--resume: {out} holds no run to resume (no {RUN_FILE}, no checkpoint); "
+            f"drop --resume to start a new run there"
+        )
 
 
-OTHER_FOLDERS = {"meta.json": "prepared data", "prepare.json": "prepared data",
-                 "results.json": "a fine-tuning run", "config.json": "a model", "model.safetensors": "a model"}
+OTHER_FOLDERS = {
+    "meta.json": "prepared data",
+    "prepare.json": "prepared data",
+    "results.json": "a fine-tuning run",
+    "config.json": "a model",
+    "model.safetensors": "a model",
+}
 """Files that mark a folder as another kind than a run; a run never writes into such a folder."""
 
-FINAL_MODELS = ("discriminator", "generator", "mlm")
+FINAL_MODELS = NETWORK_FOLDERS
 
 
 def check_out(out: Path, resume: bool) -> None:
@@ -132,17 +155,23 @@ def check_out(out: Path, resume: bool) -> None:
     marks = sorted(name for name in OTHER_FOLDERS if (out / name).exists())
     if marks:
         kinds = " and ".join(sorted({OTHER_FOLDERS[name] for name in marks}))
-        raise ElectraError(f"{out}: holds {kinds} ({', '.join(marks)}), not a pretraining run; a run is never "
-                           f"written into it: choose a new or empty --out (nothing was written)")
+        raise ElectraError(
+            f"{out}: holds {kinds} ({', '.join(marks)}), not a pretraining run; a run is never "
+            f"written into it: choose a new or empty --out (nothing was written)"
+        )
     if resume:
         return
     if checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out)):
-        raise ElectraError(f"{out} already holds checkpoints of another run: pass --resume to continue it, "
-                           f"or choose a new --out (nothing was written)")
+        raise ElectraError(
+            f"{out} already holds checkpoints of another run: pass --resume to continue it, "
+            f"or choose a new --out (nothing was written)"
+        )
     finished = [name for name in FINAL_MODELS if (out / name / "config.json").is_file()]
     if finished:
-        raise ElectraError(f"{out} already holds the final models of a run ({'/, '.join(finished)}/): choose a new "
-                           f"--out, or remove them to start a run there (nothing was written)")
+        raise ElectraError(
+            f"{out} already holds the final models of a run ({'/, '.join(finished)}/): choose a new "
+            f"--out, or remove them to start a run there (nothing was written)"
+        )
 
 
 def check_same_configuration(out: Path, configuration: dict) -> None:
@@ -157,17 +186,23 @@ def check_same_configuration(out: Path, configuration: dict) -> None:
             f"--resume continues the run in {out} with its own configuration ({RUN_FILE}); these options "
             f"differ from it and cannot change on resume: {'; '.join(changed)}. Drop them (only the budget "
             f"--max-steps/--max-minutes/--max-flops, save_every, log_every, keep_checkpoints, device, fsdp, "
-            f"compile and loggers may change), or start a new run in another --out (nothing was written)")
+            f"compile and loggers may change), or start a new run in another --out (nothing was written)"
+        )
 
 
 def check_step_budget(out: Path, max_steps: int) -> None:
     """Refuse a resumed ``max_steps`` below the step the run has reached (its newest checkpoint):
     it would be recorded in ``run.json`` without effect."""
-    steps = [int(p.name[len(checkpoint.PREFIX):]) for p in checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out))
-             if p.name[len(checkpoint.PREFIX):].isdigit()]
+    steps = [
+        int(p.name[len(checkpoint.PREFIX) :])
+        for p in checkpoint.list_checkpoints(checkpoint.checkpoint_dir(out))
+        if p.name[len(checkpoint.PREFIX) :].isdigit()
+    ]
     if steps and max(steps) > max_steps:
-        raise ElectraError(f"--max-steps {max_steps}: the run in {out} has reached step {max(steps)}; give at "
-                           f"least {max(steps)}, or leave it out (nothing was written)")
+        raise ElectraError(
+            f"--max-steps {max_steps}: the run in {out} has reached step {max(steps)}; give at "
+            f"least {max(steps)}, or leave it out (nothing was written)"
+        )
 
 
 def differences(run: dict, configuration: dict) -> list[str]:

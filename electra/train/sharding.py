@@ -31,8 +31,9 @@ class Replicated:
         if torch.distributed.is_initialized():
             from torch.nn.parallel import DistributedDataParallel
 
-            self.module = DistributedDataParallel(objective,
-                                                  device_ids=[device.index] if device.type == "cuda" else None)
+            self.module = DistributedDataParallel(
+                objective, device_ids=[device.index] if device.type == "cuda" else None
+            )
 
     def no_sync(self):
         """Context for a micro-batch that is not the last of its optimizer step: its gradients are
@@ -50,8 +51,9 @@ class Replicated:
         if state.get("format") == "full":  # written by a sharded run
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-            set_optimizer_state_dict(self.objective, optimizer, state["state"],
-                                     options=StateDictOptions(full_state_dict=True))
+            set_optimizer_state_dict(
+                self.objective, optimizer, state["state"], options=StateDictOptions(full_state_dict=True)
+            )
             return
         optimizer.load_state_dict(state)
 
@@ -94,8 +96,10 @@ class Sharded(Replicated):
         """Every network's full weights on rank 0 (a collective: every process must call it)."""
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
-        return {name: get_model_state_dict(network, options=self._options())
-                for name, network in self.objective.networks().items()}
+        return {
+            name: get_model_state_dict(network, options=self._options())
+            for name, network in self.objective.networks().items()
+        }
 
     def optimizer_state(self, optimizer: torch.optim.Optimizer) -> dict:
         from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict

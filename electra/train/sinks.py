@@ -22,9 +22,10 @@ import json
 import math
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from electra.config import LOGGERS
 from electra.errors import ElectraError
@@ -68,8 +69,11 @@ class JsonlSink:
     def __init__(self, folder: Path, start_step: int) -> None:
         self.path = folder / "metrics.jsonl"
         if self.path.exists():  # rows after start_step are logged again; a torn last line is dropped
-            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                    if _row_step(line) is not None and _row_step(line) <= start_step]
+            kept = [
+                line
+                for line in self.path.read_text(encoding="utf-8").splitlines()
+                if _row_step(line) is not None and _row_step(line) <= start_step
+            ]
             write_text_atomic(self.path, "".join(line + "\n" for line in kept))
 
     def log(self, row: dict, step: int) -> None:
@@ -110,8 +114,14 @@ class WandbSink:
         run_id = id_file.read_text(encoding="utf-8").strip() if id_file.is_file() and start_step else None
         run_id = run_id or secrets.token_hex(6)  # W&B ids: lowercase letters and digits
         write_text_atomic(id_file, run_id + "\n")
-        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "electra"), name=run_name(folder),
-                              dir=str(folder), id=run_id, resume="allow", config=config or {})
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "electra"),
+            name=run_name(folder),
+            dir=str(folder),
+            id=run_id,
+            resume="allow",
+            config=config or {},
+        )
 
     def log(self, row: dict, step: int) -> None:
         self.run.log(scalars(row), step=step)
@@ -174,8 +184,10 @@ def require(loggers: str, option: str = "--train.loggers") -> None:
         try:
             importlib.import_module(kind.module)
         except ImportError as exc:
-            raise ElectraError(f"{option} {name}: the '{kind.package}' package is not installed ({exc}); "
-                               f"install it with: pip install {kind.package}") from exc
+            raise ElectraError(
+                f"{option} {name}: the '{kind.package}' package is not installed ({exc}); "
+                f"install it with: pip install {kind.package}"
+            ) from exc
 
 
 class Sinks:

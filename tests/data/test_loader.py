@@ -26,16 +26,18 @@ def prepared(tmp_path_factory):
 
 
 def test_batch_from_ids_derives_mask_and_token_types():
-    ids = np.array([
-        [CLS, 10, 11, SEP, 20, SEP, PAD, PAD],
-        [CLS, 10, SEP, PAD, PAD, PAD, PAD, PAD],
-        [CLS, 10, 11, 12, SEP, 21, 22, SEP],
-    ], dtype=np.uint16)
+    ids = np.array(
+        [
+            [CLS, 10, 11, SEP, 20, SEP, PAD, PAD],
+            [CLS, 10, SEP, PAD, PAD, PAD, PAD, PAD],
+            [CLS, 10, 11, 12, SEP, 21, 22, SEP],
+        ],
+        dtype=np.uint16,
+    )
     batch = batch_from_ids(ids, PAD, SEP)
     assert batch.input_ids.dtype == torch.int64 and batch.input_ids.shape == (3, 8)
     assert batch.attention_mask.tolist() == [[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0], [1] * 8]
-    assert batch.token_type_ids.tolist() == [
-        [0, 0, 0, 0, 1, 1, 0, 0], [0] * 8, [0, 0, 0, 0, 0, 1, 1, 1]]
+    assert batch.token_type_ids.tolist() == [[0, 0, 0, 0, 1, 1, 0, 0], [0] * 8, [0, 0, 0, 0, 0, 1, 1, 1]]
     assert batch.num_tokens == 6 + 3 + 8
     assert batch.to("cpu").input_ids.tolist() == ids.tolist()
 
@@ -104,8 +106,7 @@ def test_rank_slices_are_disjoint_and_cover_the_global_batch(prepared):
     data = PretrainData(prepared)
     world = 4
     single = BatchStream(data, batch_size=16, seed=2, trim=False)
-    ranks = [BatchStream(data, batch_size=16, seed=2, rank=r, world_size=world, trim=False)
-             for r in range(world)]
+    ranks = [BatchStream(data, batch_size=16, seed=2, rank=r, world_size=world, trim=False) for r in range(world)]
     for _ in range(5):
         full = next(single).input_ids
         parts = [next(stream).input_ids for stream in ranks]

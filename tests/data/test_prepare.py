@@ -22,8 +22,7 @@ def write_inputs(root: Path) -> list[Path]:
     """A small messy corpus: a folder (with a sub-folder, a .gz and files to skip) and a file."""
     folder = root / "texts"
     (folder / "sub").mkdir(parents=True)
-    (folder / "a.txt").write_text("Alpha line one.\nAlpha line two.\n\nBeta document here.\n",
-                                  encoding="utf-8")
+    (folder / "a.txt").write_text("Alpha line one.\nAlpha line two.\n\nBeta document here.\n", encoding="utf-8")
     with gzip.open(folder / "sub" / "b.txt.gz", "wt", encoding="utf-8") as handle:
         handle.write("Gamma in gzip.\n\n\n\nDelta [MASK] literal.\n")
     (folder / "sub" / "empty.txt").write_bytes(b"")
@@ -52,8 +51,10 @@ def test_prepare_writes_shards_tokenizer_and_meta(tmp_path, capsys):
     assert meta["config"]["vocab_size"] == 1000 and meta["config"]["seed"] == cfg.seed
 
     counts = meta["counts"]
-    moby = sum(1 for line in gzip.open(FIXTURES / "mobydick_sample.txt.gz", "rt") if line.strip())
-    moby_docs = 1 + gzip.open(FIXTURES / "mobydick_sample.txt.gz", "rt").read().strip().count("\n\n")
+    with gzip.open(FIXTURES / "mobydick_sample.txt.gz", "rt") as f:
+        moby_text = f.read()
+    moby = sum(1 for line in moby_text.splitlines() if line.strip())
+    moby_docs = 1 + moby_text.strip().count("\n\n")
     assert counts["files"] == 5  # a, b, latin1, single, mobydick
     assert counts["lines"] == 2 + 1 + 1 + 1 + 2 + 1 + moby
     assert counts["documents"] == 2 + 2 + 1 + 1 + moby_docs
@@ -65,7 +66,12 @@ def test_prepare_writes_shards_tokenizer_and_meta(tmp_path, capsys):
     assert "binary.txt" in capsys.readouterr().err
 
     assert [Path(i["file"]).name for i in meta["inputs"]] == [
-        "a.txt", "b.txt.gz", "latin1.txt", "single.txt", "mobydick_sample.txt.gz"]
+        "a.txt",
+        "b.txt.gz",
+        "latin1.txt",
+        "single.txt",
+        "mobydick_sample.txt.gz",
+    ]
     for entry in meta["inputs"]:
         assert entry["sha256"] == hashlib.sha256(Path(entry["file"]).read_bytes()).hexdigest()
 
@@ -92,10 +98,8 @@ def test_same_seed_same_shards_and_given_tokenizer(tmp_path):
     second = prepare(inputs, tmp_path / "two", cfg, progress=False)
     np.testing.assert_array_equal(shard_rows(tmp_path / "one", first), shard_rows(tmp_path / "two", second))
     assert first["counts"] == second["counts"]
-    other = prepare(inputs, tmp_path / "three", PrepareConfig(**CFG, seed=99, tokenizer=cfg.tokenizer),
-                    progress=False)
-    assert not np.array_equal(shard_rows(tmp_path / "three", other)[:50],
-                              shard_rows(tmp_path / "one", first)[:50])
+    other = prepare(inputs, tmp_path / "three", PrepareConfig(**CFG, seed=99, tokenizer=cfg.tokenizer), progress=False)
+    assert not np.array_equal(shard_rows(tmp_path / "three", other)[:50], shard_rows(tmp_path / "one", first)[:50])
 
 
 def test_rerun_replaces_old_shards(tmp_path):
@@ -115,8 +119,12 @@ def test_no_usable_text_is_an_error(tmp_path):
     shutil.copytree(FIXTURES, tmp_path / "corpus")
     prepare([tmp_path / "corpus"], tokenizer, PrepareConfig(**CFG), progress=False)
     with pytest.raises(ElectraError, match="no example"):
-        prepare([tmp_path / "empty.txt", tmp_path / "blank.txt"], tmp_path / "out",
-                PrepareConfig(**CFG, tokenizer=str(tokenizer)), progress=False)
+        prepare(
+            [tmp_path / "empty.txt", tmp_path / "blank.txt"],
+            tmp_path / "out",
+            PrepareConfig(**CFG, tokenizer=str(tokenizer)),
+            progress=False,
+        )
     assert not (tmp_path / "out" / "meta.json").exists()
 
 

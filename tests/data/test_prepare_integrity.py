@@ -32,8 +32,10 @@ def digests(folder: Path) -> dict[str, str]:
 
 def snapshot(folder: Path) -> dict[str, tuple]:
     """Every path under ``folder`` with its bytes and modification time."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def rows(out: Path, meta: dict) -> np.ndarray:
@@ -57,8 +59,24 @@ def write_jsonl(path: Path, records: list, opener=open) -> Path:
 def run_prepare(out: Path, threads: int, workers: int) -> None:
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads), "RAYON_RS_NUM_CPUS": str(threads)}
     env.pop("TOKENIZERS_PARALLELISM", None)
-    subprocess.run([sys.executable, "-m", "electra", "prepare", str(FIXTURES), "--out", str(out), *FLAGS,
-                    "--workers", str(workers)], check=True, env=env, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "electra",
+            "prepare",
+            str(FIXTURES),
+            "--out",
+            str(out),
+            *FLAGS,
+            "--workers",
+            str(workers),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def test_two_prepares_give_identical_files_whatever_the_threads(tmp_path):
@@ -98,13 +116,16 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("change, named", [
-    (dict(inputs=[FIXTURES / "austen_sample.txt.gz"]), "mobydick_sample.txt.gz no longer given"),
-    (dict(max_seq_len=64), "max_seq_len 32 -> 64"),
-    (dict(seed=7), "seed 1234 -> 7"),
-    (dict(vocab_size=900), "vocab_size 1000 -> 900"),
-    (dict(text_field="body"), "text_field 'text' -> 'body'"),
-])
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (dict(inputs=[FIXTURES / "austen_sample.txt.gz"]), "mobydick_sample.txt.gz no longer given"),
+        (dict(max_seq_len=64), "max_seq_len 32 -> 64"),
+        (dict(seed=7), "seed 1234 -> 7"),
+        (dict(vocab_size=900), "vocab_size 1000 -> 900"),
+        (dict(text_field="body"), "text_field 'text' -> 'body'"),
+    ],
+)
 def test_other_data_is_refused_untouched_then_replaced_with_overwrite(built, tmp_path, change, named):
     out = copy_of(built, tmp_path)
     inputs = change.pop("inputs", [FIXTURES])
@@ -190,8 +211,9 @@ def test_cli_refusal_is_one_line_and_bad_combinations_are_errors(built, tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "max_seq_len 32 -> 48" in err
     assert snapshot(out) == before
-    assert cli.main(["prepare", str(FIXTURES), "--out", str(out), *FLAGS[:2], "--max-seq-len", "48",
-                     "--overwrite"]) == 0
+    assert (
+        cli.main(["prepare", str(FIXTURES), "--out", str(out), *FLAGS[:2], "--max-seq-len", "48", "--overwrite"]) == 0
+    )
     assert json.loads((out / "meta.json").read_text())["max_seq_len"] == 48
 
     with pytest.raises(ElectraError, match="--num-shards"):
@@ -269,18 +291,23 @@ def test_text_field_chooses_the_field(tmp_path):
     expected = r"c\.jsonl:1: record has no 'text' field \(its fields: 'body'\).*--text-field"
     with pytest.raises(ElectraError, match=expected):
         list(iter_documents([path], TextStats()))
-    assert list(iter_documents([path], TextStats(), text_field="body")) == [["first record", "its second line"],
-                                                                            ["second"]]
+    assert list(iter_documents([path], TextStats(), text_field="body")) == [
+        ["first record", "its second line"],
+        ["second"],
+    ]
 
 
-@pytest.mark.parametrize("bad, message", [
-    ('{"text": "fine"', r"bad\.jsonl:3: not a JSON record"),
-    ("plain words, not JSON", r"bad\.jsonl:3: not a JSON record"),
-    ('{"title": "no text"}', r"bad\.jsonl:3: record has no 'text' field"),
-    ('{"text": null}', r"bad\.jsonl:3: 'text' is null, not text"),
-    ('{"text": ["a", "b"]}', r"bad\.jsonl:3: 'text' is list, not text"),
-    ('["text"]', r"bad\.jsonl:3: a JSON list, not an object"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ('{"text": "fine"', r"bad\.jsonl:3: not a JSON record"),
+        ("plain words, not JSON", r"bad\.jsonl:3: not a JSON record"),
+        ('{"title": "no text"}', r"bad\.jsonl:3: record has no 'text' field"),
+        ('{"text": null}', r"bad\.jsonl:3: 'text' is null, not text"),
+        ('{"text": ["a", "b"]}', r"bad\.jsonl:3: 'text' is list, not text"),
+        ('["text"]', r"bad\.jsonl:3: a JSON list, not an object"),
+    ],
+)
 def test_a_bad_jsonl_line_is_an_error_naming_file_and_line(tmp_path, bad, message):
     path = write_jsonl(tmp_path / "bad.jsonl", [{"text": "one"}, "", bad, {"text": "four"}])
     with pytest.raises(ElectraError, match=message):

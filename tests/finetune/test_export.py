@@ -30,8 +30,10 @@ def encode(folder):
     return batch
 
 
-@pytest.mark.parametrize("part, auto_cls, ours_cls", [("discriminator", "AutoModelForPreTraining", Discriminator),
-                                                      ("generator", "AutoModelForMaskedLM", Generator)])
+@pytest.mark.parametrize(
+    "part, auto_cls, ours_cls",
+    [("discriminator", "AutoModelForPreTraining", Discriminator), ("generator", "AutoModelForMaskedLM", Generator)],
+)
 def test_pretrained_pair_exports(tmp_path, part, auto_cls, ours_cls):
     out = tmp_path / part
     assert main(["export", str(shipped_pair_path()), str(out), "--part", part]) == 0
@@ -45,14 +47,38 @@ def test_pretrained_pair_exports(tmp_path, part, auto_cls, ours_cls):
     torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("task, kind, auto_cls", [("sentiment", "classification", "AutoModelForSequenceClassification"),
-                                                  ("regression", "regression", "AutoModelForSequenceClassification"),
-                                                  ("ner", "tagging", "AutoModelForTokenClassification"),
-                                                  ("qa", "qa", "AutoModelForQuestionAnswering")])
+@pytest.mark.parametrize(
+    "task, kind, auto_cls",
+    [
+        ("sentiment", "classification", "AutoModelForSequenceClassification"),
+        ("regression", "regression", "AutoModelForSequenceClassification"),
+        ("ner", "tagging", "AutoModelForTokenClassification"),
+        ("qa", "qa", "AutoModelForQuestionAnswering"),
+    ],
+)
 def test_finetuned_models_export(tmp_path, tasks, task, kind, auto_cls):
     run = tmp_path / "run"
-    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", kind, "--data", str(tasks[task]),
-                 "--out", str(run), "--epochs", "1", "--max-train-examples", "32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(shipped_pair_path()),
+                "--task",
+                kind,
+                "--data",
+                str(tasks[task]),
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--max-train-examples",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "hf"
     assert main(["export", str(run), str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
@@ -73,17 +99,56 @@ def test_finetuned_models_export(tmp_path, tasks, task, kind, auto_cls):
 
 def test_reference_head_is_not_exported(tmp_path, tasks, capsys):
     run = tmp_path / "run"
-    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", "classification", "--data",
-                 str(tasks["sentiment"]), "--out", str(run), "--epochs", "1", "--max-train-examples", "32",
-                 "--head", "reference", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(shipped_pair_path()),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--max-train-examples",
+                "32",
+                "--head",
+                "reference",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(run), str(tmp_path / "hf")]) == 2
     assert "--head reference" in capsys.readouterr().err
 
 
 def test_pipeline_on_the_export_predicts_what_electra_predict_does(tmp_path, tasks):
     run = tmp_path / "run"
-    assert main(["finetune", "--model", str(shipped_pair_path()), "--task", "classification", "--data",
-                 str(tasks["sentiment"]), "--out", str(run), "--epochs", "2", "--lr", "1e-3", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(shipped_pair_path()),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(run),
+                "--epochs",
+                "2",
+                "--lr",
+                "1e-3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(run), str(tmp_path / "hf")]) == 0
     test_file = tasks["sentiment"] / "test.tsv"
     assert main(["predict", "--model", str(run), "--data", str(test_file), "--out", str(tmp_path / "p.jsonl")]) == 0
@@ -95,7 +160,10 @@ def test_pipeline_on_the_export_predicts_what_electra_predict_does(tmp_path, tas
     for mine, hf in zip(ours, theirs):
         assert mine["probabilities"][hf["label"]] == pytest.approx(hf["score"], abs=1e-4)
     # and the exported folder itself works as a --model of electra predict
-    assert main(["predict", "--model", str(tmp_path / "hf"), "--data", str(test_file), "--out", str(tmp_path / "q.jsonl")]) == 0
+    assert (
+        main(["predict", "--model", str(tmp_path / "hf"), "--data", str(test_file), "--out", str(tmp_path / "q.jsonl")])
+        == 0
+    )
     again = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
     assert [row["label"] for row in again] == [row["label"] for row in ours]
 
@@ -107,11 +175,14 @@ def test_transformers_task_configs_become_tasks(tmp_path):
     def task(**body):
         return task_from_transformers(body, tmp_path / "config.json")
 
-    tags = task(architectures=["ElectraForTokenClassification"], num_labels=3, id2label={"0": "O", "1": "B-PER", "2": "I-PER"})
+    tags = task(
+        architectures=["ElectraForTokenClassification"], num_labels=3, id2label={"0": "O", "1": "B-PER", "2": "I-PER"}
+    )
     assert tags["name"] == "tagging" and tags["state"] == {"labels": ["O", "B-PER", "I-PER"], "scheme": "IOB2"}
     assert task(architectures=["ElectraForSequenceClassification"], num_labels=1)["name"] == "regression"
-    assert task(architectures=["ElectraForSequenceClassification"], num_labels=2,
-                id2label={0: "neg", 1: "pos"})["state"] == {"labels": ["neg", "pos"]}
+    assert task(architectures=["ElectraForSequenceClassification"], num_labels=2, id2label={0: "neg", 1: "pos"})[
+        "state"
+    ] == {"labels": ["neg", "pos"]}
     assert task(architectures=["ElectraForQuestionAnswering"])["state"]["null_threshold"] == 0.0
     with pytest.raises(ElectraError, match="not a fine-tuned model"):
         task(architectures=["ElectraForPreTraining"])

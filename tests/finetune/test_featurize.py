@@ -5,8 +5,7 @@ import pytest
 
 from electra.demo import shipped_pair_path
 from electra.finetune.examples import Answer, QaExample, TaggedExample, TextExample
-from electra.finetune.featurize import (IGNORE, collate, encode_qa, encode_tagged, encode_texts,
-                                        window_starts)
+from electra.finetune.featurize import IGNORE, collate, encode_qa, encode_tagged, encode_texts, window_starts
 from electra.finetune.qa import best_span_in_window, best_spans
 from electra.tokenizer import load_tokenizer, special_ids
 
@@ -15,8 +14,10 @@ SPECIAL = special_ids(TOK)
 
 
 def test_pairs_get_segment_ids_and_are_truncated():
-    examples = [TextExample("0", ("a short one", "and its partner"), "yes", 2),
-                TextExample("1", ("word " * 100, "other " * 100), "no", 3)]
+    examples = [
+        TextExample("0", ("a short one", "and its partner"), "yes", 2),
+        TextExample("1", ("word " * 100, "other " * 100), "no", 3),
+    ]
     features = encode_texts(examples, TOK, 32, {"no": 0, "yes": 1})
     first = features.input_ids[0]
     assert first[0] == SPECIAL.cls and first.count(SPECIAL.sep) == 2
@@ -28,8 +29,9 @@ def test_pairs_get_segment_ids_and_are_truncated():
 
 def test_tag_targets_sit_on_the_first_subtoken_of_each_word():
     words = ("Ishmael", "harpooned", "the", "whale")
-    features = encode_tagged([TaggedExample("0", words, ("B-PER", "O", "O", "B-ANI"), 1)], TOK, 64,
-                             {"O": 0, "B-PER": 1, "B-ANI": 2})
+    features = encode_tagged(
+        [TaggedExample("0", words, ("B-PER", "O", "O", "B-ANI"), 1)], TOK, 64, {"O": 0, "B-PER": 1, "B-ANI": 2}
+    )
     ids, starts, target = features.input_ids[0], features.word_starts[0], features.targets[0]
     assert len(ids) > len(words) + 2  # some word was split into several sub-tokens
     for word, pos in zip(words, starts):
@@ -59,16 +61,17 @@ def qa_example(context: str, answer: str | None) -> QaExample:
 
 def test_qa_windows_point_at_the_answer_or_at_cls():
     context = " ".join(f"filler{i}" for i in range(60)) + " Captain Ahab commands the ship . " + "more " * 30
-    features = encode_qa([qa_example(context, "Captain Ahab")], TOK, SPECIAL, max_len=48, max_query=16,
-                         doc_stride=16, with_targets=True)
+    features = encode_qa(
+        [qa_example(context, "Captain Ahab")], TOK, SPECIAL, max_len=48, max_query=16, doc_stride=16, with_targets=True
+    )
     assert len(features) > 3 and set(features.example_index) == {0}
     hits = [(i, t) for i, t in enumerate(features.targets) if t != (0, 0)]
     assert hits, "some window holds the answer"
     for window, (start, end) in hits:
         offsets = features.offsets[window]
-        assert context[offsets[start][0]:offsets[end][1]] == "Captain Ahab"
+        assert context[offsets[start][0] : offsets[end][1]] == "Captain Ahab"
         assert features.token_type_ids[window][start] == 1
-    for window, ids in enumerate(features.input_ids):
+    for ids in features.input_ids:
         assert len(ids) <= 48 and ids[0] == SPECIAL.cls and ids[-1] == SPECIAL.sep
     impossible = encode_qa([qa_example(context, None)], TOK, SPECIAL, 48, 16, 16, with_targets=True)
     assert set(impossible.targets) == {(0, 0)}
@@ -82,8 +85,7 @@ def test_span_search_recovers_the_text_and_respects_limits():
     logits = np.full((length, 2), -5.0, dtype=np.float32)
     logits[start, 0] = logits[end, 1] = 5.0
     logits[0] = (1.0, 1.0)  # [CLS]: a no-answer score of 2
-    answers, margins = best_spans([qa_example(context, "Ishmael")], features, [logits], n_best=5,
-                                  max_answer_length=30)
+    answers, margins = best_spans([qa_example(context, "Ishmael")], features, [logits], n_best=5, max_answer_length=30)
     assert answers == {"q1": "Ishmael"} and margins["q1"] == pytest.approx(2.0 - 10.0)
     # an end before the start or a span longer than the limit is never chosen
     logits[start, 0], logits[end, 1] = -5.0, -5.0
@@ -94,8 +96,9 @@ def test_span_search_recovers_the_text_and_respects_limits():
 
 
 def test_collate_pads_inputs_and_token_targets():
-    features = encode_tagged([TaggedExample("0", ("a",), ("O",), 1), TaggedExample("1", ("a", "b", "c"), ("O",) * 3, 2)],
-                             TOK, 32, {"O": 0})
+    features = encode_tagged(
+        [TaggedExample("0", ("a",), ("O",), 1), TaggedExample("1", ("a", "b", "c"), ("O",) * 3, 2)], TOK, 32, {"O": 0}
+    )
     batch = collate(features, [0, 1], SPECIAL.pad)
     assert batch.input_ids.shape == batch.targets.shape == (2, 5)
     assert batch.attention_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]

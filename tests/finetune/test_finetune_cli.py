@@ -18,14 +18,14 @@ FAST = ["--lr", "1e-3", "--no-progress"]
 
 def finetune(tmp_path, name, task, data, *extra):
     out = tmp_path / name
-    assert main(["finetune", "--model", MODEL, "--task", task, "--data", str(data), "--out", str(out),
-                 *FAST, *extra]) == 0
+    assert (
+        main(["finetune", "--model", MODEL, "--task", task, "--data", str(data), "--out", str(out), *FAST, *extra]) == 0
+    )
     return out, json.loads((out / "results.json").read_text())
 
 
 def test_classification_learns_and_reports_medians_over_seeds(tmp_path, tasks, capsys):
-    out, results = finetune(tmp_path, "sent", "classification", tasks["sentiment"], "--epochs", "8",
-                            "--seeds", "1,2")
+    out, results = finetune(tmp_path, "sent", "classification", tasks["sentiment"], "--epochs", "8", "--seeds", "1,2")
     assert results["dev"]["accuracy"] > 0.9 and results["test"]["accuracy"] > 0.9
     assert set(results["dev"]) == {"accuracy", "f1", "mcc"}
     labels = [line.split("\t")[1] for line in (tasks["sentiment"] / "dev.tsv").read_text().splitlines()[1:]]
@@ -59,11 +59,35 @@ def test_classification_learns_and_reports_medians_over_seeds(tmp_path, tasks, c
 
 
 def test_random_init_is_the_same_architecture_without_pretrained_weights(tmp_path, tasks, capsys):
-    out, results = finetune(tmp_path, "rand", "classification", tasks["sentiment"], "--epochs", "1",
-                            "--init", "random", "--max-train-examples", "64")
+    out, results = finetune(
+        tmp_path,
+        "rand",
+        "classification",
+        tasks["sentiment"],
+        "--epochs",
+        "1",
+        "--init",
+        "random",
+        "--max-train-examples",
+        "64",
+    )
     before = (out / "results.json").read_bytes()
-    argv = ["finetune", "--model", MODEL, "--task", "classification", "--data", str(tasks["sentiment"]),
-            "--out", str(out), "--epochs", "1", "--max-train-examples", "16", "--no-progress"]
+    argv = [
+        "finetune",
+        "--model",
+        MODEL,
+        "--task",
+        "classification",
+        "--data",
+        str(tasks["sentiment"]),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--max-train-examples",
+        "16",
+        "--no-progress",
+    ]
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
     assert main([*argv, "--overwrite"]) == 0 and json.loads((out / "results.json").read_text())["init"] == "pretrained"
@@ -85,8 +109,10 @@ def test_tagging_scores_entity_spans_and_predicts_words(tmp_path, tasks):
     assert results["main_metric"] == "f1" and results["dev"]["f1"] > 0.9
     assert results["baseline"]["predictor"] == "always 'O'" and results["baseline"]["dev"]["f1"] == 0.0
     predictions = tmp_path / "ner.jsonl"
-    assert main(["predict", "--model", str(out), "--data", str(tasks["ner"] / "test.conll"),
-                 "--out", str(predictions)]) == 0
+    assert (
+        main(["predict", "--model", str(out), "--data", str(tasks["ner"] / "test.conll"), "--out", str(predictions)])
+        == 0
+    )
     first = json.loads(predictions.read_text().splitlines()[0])
     assert len(first["tags"]) == len(first["words"])
     _, tokens = finetune(tmp_path, "pos", "tagging", tasks["ner"], "--epochs", "1", "--tagging-scheme", "token")
@@ -99,22 +125,28 @@ def test_qa_learns_answers_and_the_no_answer_threshold(tmp_path, tasks):
     assert results["baseline"]["dev"]["f1"] == pytest.approx(results["dev"]["no_ans_total"] / results["dev"]["total"])
     assert results["test"]["has_ans_f1"] > 0.9 and results["test"]["no_ans_f1"] > 0.9
     predictions = tmp_path / "qa.json"
-    assert main(["predict", "--model", str(out), "--data", str(tasks["qa"] / "test.json"),
-                 "--out", str(predictions)]) == 0
+    assert (
+        main(["predict", "--model", str(out), "--data", str(tasks["qa"] / "test.json"), "--out", str(predictions)]) == 0
+    )
     answers = json.loads(predictions.read_text())["answers"]
     gold = json.loads((tasks["qa"] / "test.json").read_text())["data"][0]["paragraphs"]
-    right = sum(answers[p["qas"][0]["id"]] == (p["qas"][0]["answers"][0]["text"] if p["qas"][0]["answers"] else "")
-                for p in gold)
+    right = sum(
+        answers[p["qas"][0]["id"]] == (p["qas"][0]["answers"][0]["text"] if p["qas"][0]["answers"] else "")
+        for p in gold
+    )
     assert right / len(gold) > 0.9
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--task", "sentiment-analysis"], "unknown task 'sentiment-analysis'"),
-    (["--task", "classification", "--text-columns", "review"], "review"),
-    (["--task", "classification", "--seeds", "1,x"], "--seeds"),
-    (["--task", "classification", "--lr", "-1"], "'lr'"),
-    (["--task", "classification", "--model", "/nonexistent/model"], "/nonexistent/model"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "sentiment-analysis"], "unknown task 'sentiment-analysis'"),
+        (["--task", "classification", "--text-columns", "review"], "review"),
+        (["--task", "classification", "--seeds", "1,x"], "--seeds"),
+        (["--task", "classification", "--lr", "-1"], "'lr'"),
+        (["--task", "classification", "--model", "/nonexistent/model"], "/nonexistent/model"),
+    ],
+)
 def test_bad_arguments_are_named(tmp_path, tasks, capsys, args, message):
     argv = ["finetune", "--model", MODEL, "--data", str(tasks["sentiment"]), "--out", str(tmp_path / "x"), *args]
     assert main(argv) == 2
@@ -127,8 +159,23 @@ def test_dev_labels_unknown_to_train_are_named_with_file_and_line(tmp_path, caps
     data.mkdir()
     (data / "train.tsv").write_text("sentence\tlabel\na\tpos\nb\tneg\n")
     (data / "dev.tsv").write_text("sentence\tlabel\nc\tpos\nd\tmixed\n")
-    assert main(["finetune", "--model", MODEL, "--task", "classification", "--data", str(data),
-                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                MODEL,
+                "--task",
+                "classification",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "dev.tsv: 1 of 2 labels" in err and "'mixed' 1× from line 3" in err
     assert json.loads((tmp_path / "out" / "results.json").read_text())["dev"]["accuracy"] <= 0.5
@@ -147,16 +194,45 @@ def test_finetunes_from_a_pretraining_run_folder(tmp_path, prepared, tasks, obje
     from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
     from electra.pretrain import PretrainJob, run_pretraining
 
-    model = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    model = ModelConfig(
+        embedding_size=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     train = TrainConfig(batch_size=8, max_steps=2, warmup_steps=1, device="cpu", save_every=2)
-    run = run_pretraining(PretrainJob(objective, model, ObjectiveConfig(generator_fraction=0.5), train),
-                          prepared, tmp_path / "run", progress=False)
+    run = run_pretraining(
+        PretrainJob(objective, model, ObjectiveConfig(generator_fraction=0.5), train),
+        prepared,
+        tmp_path / "run",
+        progress=False,
+    )
     # the prepared fixture's vocabulary differs from the synthetic task's words: that is fine, it
     # only has to tokenize them
     out = tmp_path / "ft"
-    assert main(["finetune", "--model", str(run), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(out), "--epochs", "1", "--max-train-examples", "32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(run),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--max-train-examples",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     encoder = {k: v for k, v in load_file(str(run / part / "model.safetensors")).items() if k.startswith("electra.")}
     tuned = load_file(str(out / "seed-1" / "model.safetensors"))
     assert set(encoder) < set(tuned)
@@ -169,12 +245,28 @@ def test_conll2003_pos_column_is_scored_by_token_accuracy(tmp_path, tasks):
     """Four CoNLL-2003 columns (word POS chunk NER): --tag-column 1 picks the POS tags."""
     data = tmp_path / "conll"
     data.mkdir()
-    pos = {"the": "DT", "a": "DT", "ship": "NN", "sea": "NN", "man": "NN", "day": "NN", "whale": "NN",
-           "boat": "NN", "was": "VBD", "it": "PRP", "long": "JJ", "old": "JJ", "white": "JJ", "in": "IN",
-           "on": "IN", "of": "IN"}
+    pos = {
+        "the": "DT",
+        "a": "DT",
+        "ship": "NN",
+        "sea": "NN",
+        "man": "NN",
+        "day": "NN",
+        "whale": "NN",
+        "boat": "NN",
+        "was": "VBD",
+        "it": "PRP",
+        "long": "JJ",
+        "old": "JJ",
+        "white": "JJ",
+        "in": "IN",
+        "on": "IN",
+        "of": "IN",
+    }
     import random
 
-    from tests.finetune.conftest import sentence
+    from tests.helpers import sentence
+
     rng = random.Random(3)
     for name, size in (("train", 200), ("dev", 40)):
         lines = ["-DOCSTART- -X- -X- O", ""]

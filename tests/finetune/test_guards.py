@@ -25,8 +25,11 @@ FAST = ["--epochs", "1", "--max-train-examples", "32", "--no-progress"]
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` by relative path -> sha256 (a refusal must leave it equal)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def one_line_error(capsys) -> str:
@@ -39,12 +42,28 @@ def one_line_error(capsys) -> str:
 def finetuned(tmp_path_factory, tasks) -> Path:
     """A sentiment model fine-tuned for one short epoch (what evaluate / predict / export read)."""
     out = tmp_path_factory.mktemp("guards") / "run"
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(out), *FAST]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     return out
 
 
 # ---------------------------------------------------------------- generators
+
 
 def test_a_pairs_generator_is_told_from_an_mlm_model(tmp_path):
     assert is_pair_generator(PAIR / "generator") and not is_pair_generator(PAIR / "discriminator")
@@ -66,8 +85,23 @@ def test_finetune_refuses_a_generator(tmp_path, tasks, capsys, model):
     else:
         source = PAIR / model
     out = tmp_path / "ft"
-    assert main(["finetune", "--model", str(source), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(out), *FAST]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(source),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 2
+    )
     err = one_line_error(capsys)
     assert "generator of a pretraining pair" in err and "hidden size 32" in err and "discriminator" in err
     assert not out.exists()
@@ -78,9 +112,27 @@ def test_finetune_accepts_a_masked_lm_that_is_the_whole_model(tmp_path, tasks):
     mlm = tmp_path / "mlm-run" / "mlm"
     shutil.copytree(PAIR / "generator", mlm)
     out = tmp_path / "ft"
-    assert main(["finetune", "--model", str(mlm.parent), "--task", "classification",
-                 "--data", str(tasks["sentiment"]), "--out", str(out), "--max-train-examples", "8",
-                 "--epochs", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(mlm.parent),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(out),
+                "--max-train-examples",
+                "8",
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "seed-1" / "config.json").read_text())["hidden_size"] == 32
 
 
@@ -105,6 +157,7 @@ def test_export_refuses_a_finetuned_model_as_generator(tmp_path, finetuned, caps
 
 
 # ---------------------------------------------------------------- output folders
+
 
 def test_export_never_writes_into_another_folder(tmp_path, finetuned, capsys):
     before = snapshot(finetuned)
@@ -145,8 +198,24 @@ def test_export_and_finetune_refuse_a_file_as_out(tmp_path, tasks, capsys):
     taken.write_text("mine")
     assert main(["export", str(PAIR), str(taken), "--overwrite"]) == 2
     assert "not a folder" in one_line_error(capsys)
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(taken), "--overwrite", *FAST]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(taken),
+                "--overwrite",
+                *FAST,
+            ]
+        )
+        == 2
+    )
     assert "not a folder" in one_line_error(capsys) and taken.read_text() == "mine"
 
 
@@ -155,11 +224,38 @@ def test_an_out_below_a_file_is_a_one_line_error(tmp_path, tasks, finetuned, cap
     taken.write_text("mine")
     assert main(["export", str(PAIR), str(taken / "sub")]) == 2
     assert "taken is a file" in one_line_error(capsys)
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(taken / "sub"), *FAST]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(taken / "sub"),
+                *FAST,
+            ]
+        )
+        == 2
+    )
     assert "taken is a file" in one_line_error(capsys)
-    assert main(["predict", "--model", str(finetuned), "--data", str(tasks["sentiment"] / "test.tsv"),
-                 "--out", str(taken / "p.jsonl")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(finetuned),
+                "--data",
+                str(tasks["sentiment"] / "test.tsv"),
+                "--out",
+                str(taken / "p.jsonl"),
+            ]
+        )
+        == 2
+    )
     assert "not a folder" in one_line_error(capsys) and taken.read_text() == "mine"
 
 
@@ -168,15 +264,45 @@ def test_finetune_never_writes_into_another_folder(tmp_path, tasks, capsys):
     shutil.copytree(PAIR, run)
     before = snapshot(run)
     for overwrite in ([], ["--overwrite"]):
-        assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-                     "--out", str(run), *FAST, *overwrite]) == 2
+        assert (
+            main(
+                [
+                    "finetune",
+                    "--model",
+                    str(PAIR),
+                    "--task",
+                    "classification",
+                    "--data",
+                    str(tasks["sentiment"]),
+                    "--out",
+                    str(run),
+                    *FAST,
+                    *overwrite,
+                ]
+            )
+            == 2
+        )
         assert "holds other files" in one_line_error(capsys) and snapshot(run) == before
 
 
 def test_finetune_overwrite_replaces_the_whole_earlier_run(tmp_path, tasks):
     out = tmp_path / "ft"
-    argv = ["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-            "--out", str(out), "--epochs", "1", "--max-train-examples", "8", "--no-progress"]
+    argv = [
+        "finetune",
+        "--model",
+        str(PAIR),
+        "--task",
+        "classification",
+        "--data",
+        str(tasks["sentiment"]),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--max-train-examples",
+        "8",
+        "--no-progress",
+    ]
     assert main([*argv, "--seeds", "1,2"]) == 0
     assert main([*argv, "--seeds", "3", "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "seed-3"]
@@ -186,12 +312,31 @@ def test_a_refused_overwrite_keeps_the_earlier_run(tmp_path, tasks, finetuned, c
     out = tmp_path / "ft"
     shutil.copytree(finetuned, out)
     before = snapshot(out)
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(tasks["sentiment"]),
-                 "--out", str(out), "--text-columns", "review", "--overwrite", *FAST]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(tasks["sentiment"]),
+                "--out",
+                str(out),
+                "--text-columns",
+                "review",
+                "--overwrite",
+                *FAST,
+            ]
+        )
+        == 2
+    )
     assert "review" in one_line_error(capsys) and snapshot(out) == before
 
 
 # ---------------------------------------------------------------- evaluate and predict
+
 
 def renamed(src: Path, dst: Path, header: str) -> Path:
     lines = src.read_text().splitlines()
@@ -206,15 +351,43 @@ def test_evaluate_and_predict_take_the_columns_names(tmp_path, tasks, finetuned,
     other = renamed(test, tmp_path / "reviews.tsv", "review\tstars")
     assert main(["evaluate", "--model", str(finetuned), "--data", str(other)]) == 2
     assert "--text-columns" in one_line_error(capsys)
-    assert main(["evaluate", "--model", str(finetuned), "--data", str(other), "--text-columns", "review",
-                 "--label-column", "stars"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(finetuned),
+                "--data",
+                str(other),
+                "--text-columns",
+                "review",
+                "--label-column",
+                "stars",
+            ]
+        )
+        == 0
+    )
     got = json.loads(capsys.readouterr().out)
     assert got["accuracy"] == expected["accuracy"] and got["examples"] == expected["examples"]
 
     reference, renamed_out = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     assert main(["predict", "--model", str(finetuned), "--data", str(test), "--out", str(reference)]) == 0
-    assert main(["predict", "--model", str(finetuned), "--data", str(other), "--text-columns", "review",
-                 "--out", str(renamed_out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(finetuned),
+                "--data",
+                str(other),
+                "--text-columns",
+                "review",
+                "--out",
+                str(renamed_out),
+            ]
+        )
+        == 0
+    )
     assert renamed_out.read_text() == reference.read_text()
 
 
@@ -230,12 +403,25 @@ def test_predict_reads_plain_text(tmp_path, tasks, finetuned, capsys):
     got = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     want = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert len(got) == len(texts) and [g["label"] for g in got] == [w["label"] for w in want]
-    assert [g["probabilities"]["pos"] for g in got] == pytest.approx([w["probabilities"]["pos"] for w in want],
-                                                                     abs=1e-5)
+    assert [g["probabilities"]["pos"] for g in got] == pytest.approx(
+        [w["probabilities"]["pos"] for w in want], abs=1e-5
+    )
     # a .txt with a header line is still a TSV table (as finetune reads it)
     (tmp_path / "table.txt").write_text(table.read_text())
-    assert main(["predict", "--model", str(finetuned), "--data", str(tmp_path / "table.txt"),
-                 "--out", str(tmp_path / "x.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(finetuned),
+                "--data",
+                str(tmp_path / "table.txt"),
+                "--out",
+                str(tmp_path / "x.jsonl"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "x.jsonl").read_text() == (tmp_path / "t.jsonl").read_text()
     capsys.readouterr()
 
@@ -263,15 +449,31 @@ def test_help_names_what_model_and_columns_take(command, capsys):
 
 # ---------------------------------------------------------------- labels unseen in training
 
-POS = {"the": "DT", "a": "DT", "ship": "NN", "sea": "NN", "man": "NN", "day": "NN", "whale": "NN", "boat": "NN",
-       "was": "VBD", "it": "PRP", "long": "JJ", "old": "JJ", "white": "JJ", "in": "IN", "on": "IN", "of": "IN"}
+POS = {
+    "the": "DT",
+    "a": "DT",
+    "ship": "NN",
+    "sea": "NN",
+    "man": "NN",
+    "day": "NN",
+    "whale": "NN",
+    "boat": "NN",
+    "was": "VBD",
+    "it": "PRP",
+    "long": "JJ",
+    "old": "JJ",
+    "white": "JJ",
+    "in": "IN",
+    "on": "IN",
+    "of": "IN",
+}
 
 
 def write_pos(folder: Path) -> Path:
     """POS data whose dev holds two tags never seen in training ('cd$' twice, 'SYM' once)."""
     import random
 
-    from tests.finetune.conftest import sentence
+    from tests.helpers import sentence
 
     rng = random.Random(5)
     folder.mkdir()
@@ -287,8 +489,27 @@ def write_pos(folder: Path) -> Path:
 def test_tagging_dev_tags_unseen_in_training_are_warned_and_scored_as_errors(tmp_path, capsys):
     data = write_pos(tmp_path / "pos")
     out = tmp_path / "ft"
-    assert main(["finetune", "--model", str(PAIR), "--task", "tagging", "--data", str(data), "--out", str(out),
-                 "--epochs", "3", "--lr", "1e-3", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "tagging",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--epochs",
+                "3",
+                "--lr",
+                "1e-3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "dev.conll: 3 of" in warnings[0]
@@ -296,11 +517,14 @@ def test_tagging_dev_tags_unseen_in_training_are_warned_and_scored_as_errors(tmp
     assert "cd$" not in json.loads((out / "seed-1" / "config.json").read_text())["label2id"]
 
     # the reported accuracy counts the unseen tokens as wrong: it equals one recomputed by hand
-    assert main(["predict", "--model", str(out), "--data", str(data / "dev.conll"), "--out",
-                 str(tmp_path / "pred.jsonl")]) == 0
+    assert (
+        main(["predict", "--model", str(out), "--data", str(data / "dev.conll"), "--out", str(tmp_path / "pred.jsonl")])
+        == 0
+    )
     predicted = [json.loads(line)["tags"] for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
-    gold = [[line.split("\t")[1] for line in block.splitlines()]
-            for block in (data / "dev.conll").read_text().split("\n\n")]
+    gold = [
+        [line.split("\t")[1] for line in block.splitlines()] for block in (data / "dev.conll").read_text().split("\n\n")
+    ]
     pairs = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
     assert sum(g == p for g, p in pairs if g in ("cd$", "SYM")) == 0
     by_hand = sum(g == p for g, p in pairs) / len(pairs)
@@ -331,8 +555,25 @@ def test_classification_dev_labels_unseen_in_training_count_as_errors(tmp_path, 
     (data / "train.tsv").write_text("sentence\tlabel\n" + train)
     (data / "dev.tsv").write_text("sentence\tlabel\ngood day\tpos\nbad day\tneg\nso so\tmixed\nmeh\tmixed\n")
     out = tmp_path / "ft"
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(data), "--out", str(out),
-                 "--epochs", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.count("warning:") == 1 and "2 of 4 labels" in err and "'mixed' 2× from line 4" in err
     results = json.loads((out / "results.json").read_text())
@@ -358,8 +599,23 @@ def test_a_dev_file_without_one_known_label_is_refused(tmp_path, capsys):
     data.mkdir()
     (data / "train.tsv").write_text("sentence\tlabel\ngood\tpos\nbad\tneg\n")
     (data / "dev.tsv").write_text("sentence\tlabel\nso so\tmixed\nmeh\tugh\n")
-    assert main(["finetune", "--model", str(PAIR), "--task", "classification", "--data", str(data),
-                 "--out", str(tmp_path / "ft"), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "classification",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "ft"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = one_line_error(capsys)
     assert "dev.tsv: none of its labels" in err and "'mixed' 1× from line 2" in err and not (tmp_path / "ft").exists()
 
@@ -370,6 +626,21 @@ def test_a_fixed_label_set_still_refuses_other_labels(tmp_path, capsys):
     data.mkdir()
     (data / "train.tsv").write_text("sentence\tlabel\ngood\t1\nbad\t0\n")
     (data / "dev.tsv").write_text("sentence\tlabel\ngood\t1\nfine\t2\n")
-    assert main(["finetune", "--model", str(PAIR), "--task", "sst2", "--data", str(data),
-                 "--out", str(tmp_path / "ft"), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                str(PAIR),
+                "--task",
+                "sst2",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "ft"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "dev.tsv:3: label '2' does not occur" in one_line_error(capsys)

@@ -33,11 +33,13 @@ def test_classification_matches_sklearn(size, num_labels):
     preds = rng.integers(0, num_labels, size).tolist()
     got = classification_metrics(labels, preds, num_labels)
     average = "binary" if num_labels == 2 else "macro"
-    assert got == pytest.approx({
-        "accuracy": accuracy_score(labels, preds),
-        "f1": f1_score(labels, preds, average=average, zero_division=0),
-        "mcc": matthews_corrcoef(labels, preds),
-    })
+    assert got == pytest.approx(
+        {
+            "accuracy": accuracy_score(labels, preds),
+            "f1": f1_score(labels, preds, average=average, zero_division=0),
+            "mcc": matthews_corrcoef(labels, preds),
+        }
+    )
     assert all(type(v) is float for v in got.values())
 
 
@@ -67,11 +69,13 @@ def test_regression_matches_scipy(size):
     labels = rng.uniform(0, 5, size)
     preds = labels + rng.normal(0, 1, size)
     got = regression_metrics(labels.tolist(), preds.tolist())
-    assert got == pytest.approx({
-        "pearson": stats.pearsonr(labels, preds).statistic,
-        "spearman": stats.spearmanr(labels, preds).statistic,
-        "mse": float(np.mean((labels - preds) ** 2)),
-    })
+    assert got == pytest.approx(
+        {
+            "pearson": stats.pearsonr(labels, preds).statistic,
+            "spearman": stats.spearmanr(labels, preds).statistic,
+            "mse": float(np.mean((labels - preds) ** 2)),
+        }
+    )
     assert all(type(v) is float for v in got.values())
 
 
@@ -93,17 +97,20 @@ def test_regression_rejects_bad_input():
 # --- tagging ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tags,expected", [
-    (["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "IOB2"),
-    (["O", "I-MISC"], "IOB2"),
-    (["O", "B-PER", "I-PER", "E-PER", "S-PER", "S-LOC"], "IOBES"),
-    (["O", "S-LOC"], "IOBES"),
-    (["NN", "VB", "DT", "JJ"], None),
-    (["O"], None),
-    (["O", "B-PER", "NN"], None),
-    (["O", "B-"], None),
-    (["O", "X-PER"], None),
-])
+@pytest.mark.parametrize(
+    "tags,expected",
+    [
+        (["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "IOB2"),
+        (["O", "I-MISC"], "IOB2"),
+        (["O", "B-PER", "I-PER", "E-PER", "S-PER", "S-LOC"], "IOBES"),
+        (["O", "S-LOC"], "IOBES"),
+        (["NN", "VB", "DT", "JJ"], None),
+        (["O"], None),
+        (["O", "B-PER", "NN"], None),
+        (["O", "B-"], None),
+        (["O", "X-PER"], None),
+    ],
+)
 def test_is_span_scheme(tags, expected):
     assert is_span_scheme(tags) == expected
     assert is_span_scheme(iter(tags)) == expected
@@ -149,14 +156,17 @@ def test_tagging_rejects_bad_input():
 # --- SQuAD answers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("The Eiffel Tower", "eiffel tower"),
-    ("eiffel tower!", "eiffel tower"),
-    ("  An apple,\ta   day ", "apple day"),
-    ("theatre and anthem", "theatre and anthem"),  # articles only as whole words
-    ("U.S.A.", "usa"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("The Eiffel Tower", "eiffel tower"),
+        ("eiffel tower!", "eiffel tower"),
+        ("  An apple,\ta   day ", "apple day"),
+        ("theatre and anthem", "theatre and anthem"),  # articles only as whole words
+        ("U.S.A.", "usa"),
+        ("", ""),
+    ],
+)
 def test_normalize_answer(text, expected):
     assert normalize_answer(text) == expected
 
@@ -188,18 +198,25 @@ def test_squad_metrics_with_splits():
     golds = {"q1": ["Paris"], "q2": ["red dog barked"], "q3": [], "q4": []}
     preds = {"q1": "paris", "q2": "the big red dog", "q3": "", "q4": "Lyon", "extra": "ignored"}
     got = squad_metrics(preds, golds)
-    assert got == pytest.approx({
-        "exact": 2 / 4, "f1": (1 + 2 / 3 + 1 + 0) / 4, "total": 4.0,
-        "has_ans_exact": 1 / 2, "has_ans_f1": (1 + 2 / 3) / 2, "has_ans_total": 2.0,
-        "no_ans_exact": 1 / 2, "no_ans_f1": 1 / 2, "no_ans_total": 2.0,
-    })
+    assert got == pytest.approx(
+        {
+            "exact": 2 / 4,
+            "f1": (1 + 2 / 3 + 1 + 0) / 4,
+            "total": 4.0,
+            "has_ans_exact": 1 / 2,
+            "has_ans_f1": (1 + 2 / 3) / 2,
+            "has_ans_total": 2.0,
+            "no_ans_exact": 1 / 2,
+            "no_ans_f1": 1 / 2,
+            "no_ans_total": 2.0,
+        }
+    )
     assert all(type(v) is float for v in got.values())
 
 
 def test_squad_metrics_without_unanswerable_has_no_split_for_it():
     got = squad_metrics({"a": "x"}, {"a": ["x"]})
-    assert got == {"exact": 1.0, "f1": 1.0, "total": 1.0,
-                   "has_ans_exact": 1.0, "has_ans_f1": 1.0, "has_ans_total": 1.0}
+    assert got == {"exact": 1.0, "f1": 1.0, "total": 1.0, "has_ans_exact": 1.0, "has_ans_f1": 1.0, "has_ans_total": 1.0}
 
 
 def test_squad_metrics_missing_question():

@@ -50,26 +50,43 @@ def fails(match: str):
 
 
 def test_cola_headerless_train_and_headed_test(tmp_path):
-    train = write(tmp_path, "train.tsv", tsv(
-        ("gj04", 1, "", "Our friends won't buy this analysis, let alone the next one we propose."),
-        ("gj04", 0, "*", "They drank the pub."),
-    ))
-    test = write(tmp_path, "test.tsv", tsv(("index", "sentence"), (0, "Bill whistled past the house."),
-                                           (1, "The car honked its way down the road.")))
+    train = write(
+        tmp_path,
+        "train.tsv",
+        tsv(
+            ("gj04", 1, "", "Our friends won't buy this analysis, let alone the next one we propose."),
+            ("gj04", 0, "*", "They drank the pub."),
+        ),
+    )
+    test = write(
+        tmp_path,
+        "test.tsv",
+        tsv(("index", "sentence"), (0, "Bill whistled past the house."), (1, "The car honked its way down the road.")),
+    )
     split = read_split(train, GLUE["cola"])
     assert [e.texts for e in split.examples] == [
-        ("Our friends won't buy this analysis, let alone the next one we propose.",), ("They drank the pub.",)]
+        ("Our friends won't buy this analysis, let alone the next one we propose.",),
+        ("They drank the pub.",),
+    ]
     assert [(e.label, e.line, e.guid) for e in split.examples] == [("1", 1, "0"), ("0", 2, "1")]
     unlabelled = read_split(test, GLUE["cola"])
     assert not unlabelled.labelled
     assert [(e.guid, e.texts, e.label, e.line) for e in unlabelled.examples] == [
-        ("0", ("Bill whistled past the house.",), None, 2), ("1", ("The car honked its way down the road.",), None, 3)]
+        ("0", ("Bill whistled past the house.",), None, 2),
+        ("1", ("The car honked its way down the road.",), None, 3),
+    ]
 
 
 def test_sst2_keeps_text_as_written(tmp_path):
-    path = write(tmp_path, "train.tsv", tsv(("sentence", "label"),
-                                            ("hide new secretions from the parental units ", 0),
-                                            ("contains no wit , only labored gags ", 1)))
+    path = write(
+        tmp_path,
+        "train.tsv",
+        tsv(
+            ("sentence", "label"),
+            ("hide new secretions from the parental units ", 0),
+            ("contains no wit , only labored gags ", 1),
+        ),
+    )
     split = read_split(path, GLUE["sst2"])
     assert split.examples[0] == TextExample("0", ("hide new secretions from the parental units ",), "0", 2)
     assert split.examples[1].label == "1" and split.labelled
@@ -77,26 +94,48 @@ def test_sst2_keeps_text_as_written(tmp_path):
 
 def test_mrpc_with_byte_order_mark_and_stray_quotes(tmp_path):
     header = ("\ufeffQuality", "#1 ID", "#2 ID", "#1 String", "#2 String")
-    path = write(tmp_path, "train.tsv", tsv(
-        header,
-        (1, 702876, 702977, 'Amrozi accused his brother , whom he called " the witness " , of distorting .',
-         'Referring to him as only " the witness " , Amrozi accused his brother .'),
-        (0, 2108705, 2108831, 'He said " it was over , then left .', "Yucaipa bought Dominick 's in 1995 ."),
-    ))
+    path = write(
+        tmp_path,
+        "train.tsv",
+        tsv(
+            header,
+            (
+                1,
+                702876,
+                702977,
+                'Amrozi accused his brother , whom he called " the witness " , of distorting .',
+                'Referring to him as only " the witness " , Amrozi accused his brother .',
+            ),
+            (0, 2108705, 2108831, 'He said " it was over , then left .', "Yucaipa bought Dominick 's in 1995 ."),
+        ),
+    )
     split = read_split(path, GLUE["mrpc"])
     assert [e.label for e in split.examples] == ["1", "0"]
     assert split.examples[1].texts == ('He said " it was over , then left .', "Yucaipa bought Dominick 's in 1995 .")
     assert [e.line for e in split.examples] == [2, 3]
-    test = write(tmp_path, "test.tsv", tsv(("index", "#1 ID", "#2 ID", "#1 String", "#2 String"),
-                                           (0, 1089874, 1089925, "PCCW 's chief .", "Current Chief .")))
-    assert read_split(test, GLUE["mrpc"]).examples == [TextExample("0", ("PCCW 's chief .", "Current Chief ."), None, 2)]
+    test = write(
+        tmp_path,
+        "test.tsv",
+        tsv(
+            ("index", "#1 ID", "#2 ID", "#1 String", "#2 String"),
+            (0, 1089874, 1089925, "PCCW 's chief .", "Current Chief ."),
+        ),
+    )
+    assert read_split(test, GLUE["mrpc"]).examples == [
+        TextExample("0", ("PCCW 's chief .", "Current Chief ."), None, 2)
+    ]
 
 
 def test_qqp_uses_the_id_column_as_guid(tmp_path):
-    path = write(tmp_path, "dev.tsv", tsv(("id", "qid1", "qid2", "question1", "question2", "is_duplicate"),
-                                          (201359, 303345, 303346, "Why are African-Americans so beautiful?",
-                                           "Why are hispanics so beautiful?", 0),
-                                          (263843, 69383, 380476, "I want to pursue PhD?", "How to pursue PhD?", 1)))
+    path = write(
+        tmp_path,
+        "dev.tsv",
+        tsv(
+            ("id", "qid1", "qid2", "question1", "question2", "is_duplicate"),
+            (201359, 303345, 303346, "Why are African-Americans so beautiful?", "Why are hispanics so beautiful?", 0),
+            (263843, 69383, 380476, "I want to pursue PhD?", "How to pursue PhD?", 1),
+        ),
+    )
     split = read_split(path, GLUE["qqp"])
     assert [(e.guid, e.label) for e in split.examples] == [("201359", "0"), ("263843", "1")]
     assert split.examples[1].texts == ("I want to pursue PhD?", "How to pursue PhD?")
@@ -106,16 +145,58 @@ STSB_HEADER = ("index", "genre", "filename", "year", "old_index", "source1", "so
 
 
 def test_stsb_scores_are_floats_and_test_is_unlabelled(tmp_path):
-    train = write(tmp_path, "train.tsv", tsv(STSB_HEADER + ("score",),
-                                             (0, "main-captions", "MSRvid", "2012test", 1, "none", "none",
-                                              "A plane is taking off.", "An air plane is taking off.", "5.000"),
-                                             (1, "main-captions", "MSRvid", "2012test", 4, "none", "none",
-                                              "A man is playing a flute.", "A man is playing a flute.", "3.800")))
+    train = write(
+        tmp_path,
+        "train.tsv",
+        tsv(
+            STSB_HEADER + ("score",),
+            (
+                0,
+                "main-captions",
+                "MSRvid",
+                "2012test",
+                1,
+                "none",
+                "none",
+                "A plane is taking off.",
+                "An air plane is taking off.",
+                "5.000",
+            ),
+            (
+                1,
+                "main-captions",
+                "MSRvid",
+                "2012test",
+                4,
+                "none",
+                "none",
+                "A man is playing a flute.",
+                "A man is playing a flute.",
+                "3.800",
+            ),
+        ),
+    )
     split = read_split(train, GLUE["stsb"])
     assert [e.label for e in split.examples] == [5.0, 3.8]
     assert split.examples[0].texts == ("A plane is taking off.", "An air plane is taking off.")
-    test = write(tmp_path, "test.tsv", tsv(STSB_HEADER, (0, "main-captions", "MSRvid", "2012test", 24, "none",
-                                                         "none", "A girl is styling her hair.", "A girl is brushing.")))
+    test = write(
+        tmp_path,
+        "test.tsv",
+        tsv(
+            STSB_HEADER,
+            (
+                0,
+                "main-captions",
+                "MSRvid",
+                "2012test",
+                24,
+                "none",
+                "none",
+                "A girl is styling her hair.",
+                "A girl is brushing.",
+            ),
+        ),
+    )
     assert read_split(test, GLUE["stsb"]).examples[0].label is None
 
 
@@ -123,14 +204,32 @@ MNLI_PARSES = ("sentence1_binary_parse", "sentence2_binary_parse", "sentence1_pa
 
 
 def mnli_row(index: int, *labels: str) -> tuple:
-    return (index, 31193, f"{index}n", "government", "( x )", "( y )", "(ROOT x)", "(ROOT y)",
-            f"Premise {index} .", f"Hypothesis {index} .", *labels)
+    return (
+        index,
+        31193,
+        f"{index}n",
+        "government",
+        "( x )",
+        "( y )",
+        "(ROOT x)",
+        "(ROOT y)",
+        f"Premise {index} .",
+        f"Hypothesis {index} .",
+        *labels,
+    )
 
 
 def test_mnli_folder_prefers_dev_matched(tmp_path):
     prefix = ("index", "promptID", "pairID", "genre", *MNLI_PARSES, "sentence1", "sentence2")
-    write(tmp_path, "train.tsv", tsv(prefix + ("label1", "gold_label"), mnli_row(0, "neutral", "neutral"),
-                                     mnli_row(1, "entailment", "entailment")))
+    write(
+        tmp_path,
+        "train.tsv",
+        tsv(
+            prefix + ("label1", "gold_label"),
+            mnli_row(0, "neutral", "neutral"),
+            mnli_row(1, "entailment", "entailment"),
+        ),
+    )
     dev_header = prefix + ("label1", "label2", "label3", "label4", "label5", "gold_label")
     write(tmp_path, "dev_matched.tsv", tsv(dev_header, mnli_row(0, *["contradiction"] * 6)))
     write(tmp_path, "dev_mismatched.tsv", tsv(dev_header, mnli_row(0, *["neutral"] * 6)))
@@ -138,25 +237,49 @@ def test_mnli_folder_prefers_dev_matched(tmp_path):
     write(tmp_path, "test_mismatched.tsv", tsv(prefix, mnli_row(0)))
     files = split_files(tmp_path, GLUE["mnli"])
     assert {k: v.name for k, v in files.items()} == {
-        "train": "train.tsv", "dev": "dev_matched.tsv", "test": "test_matched.tsv"}
+        "train": "train.tsv",
+        "dev": "dev_matched.tsv",
+        "test": "test_matched.tsv",
+    }
     train = read_split(files["train"], GLUE["mnli"])
     assert [(e.guid, e.texts, e.label) for e in train.examples] == [
-        ("0", ("Premise 0 .", "Hypothesis 0 ."), "neutral"), ("1", ("Premise 1 .", "Hypothesis 1 ."), "entailment")]
+        ("0", ("Premise 0 .", "Hypothesis 0 ."), "neutral"),
+        ("1", ("Premise 1 .", "Hypothesis 1 ."), "entailment"),
+    ]
     assert read_split(files["dev"], GLUE["mnli"]).examples[0].label == "contradiction"
     assert not read_split(files["test"], GLUE["mnli"]).labelled
 
 
 def test_qnli_and_rte(tmp_path):
-    qnli = write(tmp_path, "qnli.tsv", tsv(("index", "question", "sentence", "label"),
-                                           (0, "What came into force after the new constitution?",
-                                            "As of that day, the new constitution came into force.", "entailment")))
+    qnli = write(
+        tmp_path,
+        "qnli.tsv",
+        tsv(
+            ("index", "question", "sentence", "label"),
+            (
+                0,
+                "What came into force after the new constitution?",
+                "As of that day, the new constitution came into force.",
+                "entailment",
+            ),
+        ),
+    )
     example = read_split(qnli, GLUE["qnli"]).examples[0]
     assert example.texts[0].startswith("What came") and example.label == "entailment"
-    rte = write(tmp_path, "rte.tsv", tsv(("index", "sentence1", "sentence2", "label"),
-                                         (0, "No Weapons of Mass Destruction Found in Iraq Yet.",
-                                          "Weapons of Mass Destruction Found in Iraq.", "not_entailment"),
-                                         (1, "A place of sorrow.", "Pope Benedict XVI is the new leader.",
-                                          "entailment")))
+    rte = write(
+        tmp_path,
+        "rte.tsv",
+        tsv(
+            ("index", "sentence1", "sentence2", "label"),
+            (
+                0,
+                "No Weapons of Mass Destruction Found in Iraq Yet.",
+                "Weapons of Mass Destruction Found in Iraq.",
+                "not_entailment",
+            ),
+            (1, "A place of sorrow.", "Pope Benedict XVI is the new leader.", "entailment"),
+        ),
+    )
     split = read_split(rte, GLUE["rte"])
     assert [(e.label, e.line) for e in split.examples] == [("not_entailment", 2), ("entailment", 3)]
 
@@ -167,11 +290,15 @@ def test_qnli_and_rte(tmp_path):
 
 
 def test_csv_quoting_and_user_columns(tmp_path):
-    path = write(tmp_path, "train.csv", 'id,review,stars\n7,"Good, cheap, fast",5\n'
-                                        '8,"Two\nlines, ""quoted""",1\n9,plain,3\n')
+    path = write(
+        tmp_path, "train.csv", 'id,review,stars\n7,"Good, cheap, fast",5\n8,"Two\nlines, ""quoted""",1\n9,plain,3\n'
+    )
     split = read_split(path, CLASSIFICATION.with_columns(("review",), "stars"))
     assert [(e.guid, e.texts, e.label, e.line) for e in split.examples] == [
-        ("7", ("Good, cheap, fast",), "5", 2), ("8", ('Two\nlines, "quoted"',), "1", 3), ("9", ("plain",), "3", 5)]
+        ("7", ("Good, cheap, fast",), "5", 2),
+        ("8", ('Two\nlines, "quoted"',), "1", 3),
+        ("9", ("plain",), "3", 5),
+    ]
 
 
 def test_csv_default_columns_crlf_and_blank_lines(tmp_path):
@@ -187,8 +314,13 @@ def test_unclosed_csv_quote_names_the_record_start(tmp_path):
 
 
 def test_jsonl_labels_agree_with_their_text(tmp_path):
-    rows = [{"text": "a", "label": 1}, {"text": "b", "label": "1 "}, {"text": "c", "label": 0.0},
-            {"text": "d", "label": True}, {"text": "e", "label": 2.5}]
+    rows = [
+        {"text": "a", "label": 1},
+        {"text": "b", "label": "1 "},
+        {"text": "c", "label": 0.0},
+        {"text": "d", "label": True},
+        {"text": "e", "label": 2.5},
+    ]
     path = write(tmp_path, "train.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n\n")
     split = read_split(path, CLASSIFICATION)
     assert [e.label for e in split.examples] == ["1", "1", "0", "1", "2.5"]
@@ -196,7 +328,10 @@ def test_jsonl_labels_agree_with_their_text(tmp_path):
 
 
 def test_jsonl_pairs_with_ids_and_regression(tmp_path):
-    rows = [{"idx": 3, "sentence1": "x", "sentence2": "y", "score": 4}, {"sentence1": "p", "sentence2": "", "score": "0.5"}]
+    rows = [
+        {"idx": 3, "sentence1": "x", "sentence2": "y", "score": 4},
+        {"sentence1": "p", "sentence2": "", "score": "0.5"},
+    ]
     path = write(tmp_path, "dev.jsonl", "\n".join(json.dumps(r) for r in rows))
     split = read_split(path, REGRESSION)
     assert split.examples == [TextExample("3", ("x", "y"), 4.0, 1), TextExample("1", ("p", ""), 0.5, 2)]
@@ -227,22 +362,29 @@ def test_missing_text_columns_name_what_the_file_has(tmp_path):
         read_split(path, CLASSIFICATION.with_columns(("body",), None))
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("short.tsv", "sentence\tlabel\nfine\t1\nshort\n", "short.tsv:3: expected 2 columns, found 1"),
-    ("long.tsv", "sentence\tlabel\nfine\t1\nlong\t1\textra\n", "long.tsv:3: expected 2 columns, found 3"),
-    ("short.csv", "text,label\nfine,1\n\nshort\n", "short.csv:4: expected 2 columns, found 1"),
-    ("empty_text.tsv", "sentence1\tsentence2\tlabel\n\t \t1\n", "empty_text.tsv:2: empty text"),
-    ("empty_label.tsv", "sentence\tlabel\nfine\t1\nno label\t \n", "empty_label.tsv:3: empty label in column 'label'"),
-    ("empty.tsv", "", "empty.tsv: no examples"),
-    ("header.tsv", "sentence\tlabel\n\n", "header.tsv: no examples"),
-    ("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 1}\n', "bad.jsonl:2: not valid JSON"),
-    ("list.jsonl", '{"text": "a", "label": 1}\n\n["b", 1]\n', "list.jsonl:3: expected a JSON object, found list"),
-    ("nokey.jsonl", '{"text": "a", "label": 1}\n{"label": 0}\n', "nokey.jsonl:2: no 'text' key"),
-    ("nolabel.jsonl", '{"text": "a", "label": 1}\n{"text": "b"}\n', "nolabel.jsonl:2: no 'label' key"),
-    ("nulllabel.jsonl", '{"text": "a", "label": null}\n', "nulllabel.jsonl:1: empty label"),
-    ("number.jsonl", '{"text": 5, "label": 1}\n', "number.jsonl:1: 'text' should be a string"),
-    ("dict.jsonl", '{"text": "a", "label": {"x": 1}}\n', "dict.jsonl:1: label column 'label' should be a string"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("short.tsv", "sentence\tlabel\nfine\t1\nshort\n", "short.tsv:3: expected 2 columns, found 1"),
+        ("long.tsv", "sentence\tlabel\nfine\t1\nlong\t1\textra\n", "long.tsv:3: expected 2 columns, found 3"),
+        ("short.csv", "text,label\nfine,1\n\nshort\n", "short.csv:4: expected 2 columns, found 1"),
+        ("empty_text.tsv", "sentence1\tsentence2\tlabel\n\t \t1\n", "empty_text.tsv:2: empty text"),
+        (
+            "empty_label.tsv",
+            "sentence\tlabel\nfine\t1\nno label\t \n",
+            "empty_label.tsv:3: empty label in column 'label'",
+        ),
+        ("empty.tsv", "", "empty.tsv: no examples"),
+        ("header.tsv", "sentence\tlabel\n\n", "header.tsv: no examples"),
+        ("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", label: 1}\n', "bad.jsonl:2: not valid JSON"),
+        ("list.jsonl", '{"text": "a", "label": 1}\n\n["b", 1]\n', "list.jsonl:3: expected a JSON object, found list"),
+        ("nokey.jsonl", '{"text": "a", "label": 1}\n{"label": 0}\n', "nokey.jsonl:2: no 'text' key"),
+        ("nolabel.jsonl", '{"text": "a", "label": 1}\n{"text": "b"}\n', "nolabel.jsonl:2: no 'label' key"),
+        ("nulllabel.jsonl", '{"text": "a", "label": null}\n', "nulllabel.jsonl:1: empty label"),
+        ("number.jsonl", '{"text": 5, "label": 1}\n', "number.jsonl:1: 'text' should be a string"),
+        ("dict.jsonl", '{"text": "a", "label": {"x": 1}}\n', "dict.jsonl:1: label column 'label' should be a string"),
+    ],
+)
 def test_table_errors_name_file_and_line(tmp_path, name, content, message):
     path = write(tmp_path, name, content)
     with fails(str(tmp_path / message)):
@@ -303,8 +445,10 @@ def test_conll_2003_four_columns_tag_is_last(tmp_path):
 def test_conll_two_tab_columns_without_trailing_blank_line(tmp_path):
     path = write(tmp_path, "train.tsv", "New York\tB-LOC\nis\tO\n\n\n\nnice\tO\r\n.\tO")
     split = read_split(path, TAGGING)
-    assert split.examples == [TaggedExample("0", ("New York", "is"), ("B-LOC", "O"), 1),
-                              TaggedExample("1", ("nice", "."), ("O", "O"), 6)]
+    assert split.examples == [
+        TaggedExample("0", ("New York", "is"), ("B-LOC", "O"), 1),
+        TaggedExample("1", ("nice", "."), ("O", "O"), 6),
+    ]
 
 
 def test_conll_one_column_is_unlabelled(tmp_path):
@@ -313,13 +457,16 @@ def test_conll_one_column_is_unlabelled(tmp_path):
     assert not split.labelled
 
 
-@pytest.mark.parametrize("content, message", [
-    ("EU NNP B-NP B-ORG\nrejects\n", "train.conll:2: expected a token and a tag column"),
-    ("EU NNP B-NP B-ORG\n\nrejects VBZ B-VP O extra\n", "train.conll:3: found 5 columns, but line 1 has 4"),
-    ("EU\nrejects O\n", "train.conll:2: found 2 columns, but line 1 has 1"),
-    ("", "train.conll: no examples"),
-    ("-DOCSTART- -X- -X- O\n\n", "train.conll: no examples"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("EU NNP B-NP B-ORG\nrejects\n", "train.conll:2: expected a token and a tag column"),
+        ("EU NNP B-NP B-ORG\n\nrejects VBZ B-VP O extra\n", "train.conll:3: found 5 columns, but line 1 has 4"),
+        ("EU\nrejects O\n", "train.conll:2: found 2 columns, but line 1 has 1"),
+        ("", "train.conll: no examples"),
+        ("-DOCSTART- -X- -X- O\n\n", "train.conll: no examples"),
+    ],
+)
 def test_conll_errors(tmp_path, content, message):
     path = write(tmp_path, "train.conll", content)
     with fails(str(tmp_path / message)):
@@ -335,19 +482,24 @@ def test_conll_tag_column_out_of_range(tmp_path):
 def test_jsonl_tagging(tmp_path):
     lines = [{"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG", "O"]}, {"tokens": ["x"], "ner_tags": [3]}]
     split = read_split(write(tmp_path, "train.jsonl", "\n".join(map(json.dumps, lines))), TAGGING)
-    assert split.examples == [TaggedExample("0", ("EU", "rejects"), ("B-ORG", "O"), 1),
-                              TaggedExample("1", ("x",), ("3",), 2)]
+    assert split.examples == [
+        TaggedExample("0", ("EU", "rejects"), ("B-ORG", "O"), 1),
+        TaggedExample("1", ("x",), ("3",), 2),
+    ]
     unlabelled = read_split(write(tmp_path, "test.jsonl", '{"tokens": ["a", "b"]}\n'), TAGGING)
     assert unlabelled.examples == [TaggedExample("0", ("a", "b"), None, 1)]
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"tokens": ["a", "b"], "tags": ["O"]}', "t.jsonl:2: 2 tokens but 1 tags"),
-    ('{"words": ["a"], "tags": ["O"]}', "t.jsonl:2: no 'tokens' key"),
-    ('{"tokens": "a b", "tags": ["O"]}', "t.jsonl:2: 'tokens' should be a list of strings"),
-    ('{"tokens": [], "tags": []}', "t.jsonl:2: 'tokens' is empty"),
-    ('{"tokens": ["a"]}', "t.jsonl:2: no 'tags' key"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"tokens": ["a", "b"], "tags": ["O"]}', "t.jsonl:2: 2 tokens but 1 tags"),
+        ('{"words": ["a"], "tags": ["O"]}', "t.jsonl:2: no 'tokens' key"),
+        ('{"tokens": "a b", "tags": ["O"]}', "t.jsonl:2: 'tokens' should be a list of strings"),
+        ('{"tokens": [], "tags": []}', "t.jsonl:2: 'tokens' is empty"),
+        ('{"tokens": ["a"]}', "t.jsonl:2: no 'tags' key"),
+    ],
+)
 def test_jsonl_tagging_errors(tmp_path, line, message):
     path = write(tmp_path, "t.jsonl", '{"tokens": ["ok"], "tags": ["O"]}\n' + line + "\n")
     with fails(str(tmp_path / message)):
@@ -367,14 +519,19 @@ def squad(version: str, *qas: dict, context: str = CONTEXT) -> str:
 
 
 def line_of(text: str, needle: str) -> int:
-    return text[:text.index(needle)].count("\n") + 1
+    return text[: text.index(needle)].count("\n") + 1
 
 
 def test_squad_v1_with_several_answers(tmp_path):
-    text = squad("1.1",
-                 {"id": "q1", "question": "What character?", "answers": [
-                     {"text": "Catholic", "answer_start": 34}, {"text": "a Catholic character", "answer_start": 32}]},
-                 {"id": "q2", "question": "Where?", "answers": [{"text": "Notre Dame", "answer_start": 71}]})
+    text = squad(
+        "1.1",
+        {
+            "id": "q1",
+            "question": "What character?",
+            "answers": [{"text": "Catholic", "answer_start": 34}, {"text": "a Catholic character", "answer_start": 32}],
+        },
+        {"id": "q2", "question": "Where?", "answers": [{"text": "Notre Dame", "answer_start": 71}]},
+    )
     split = read_split(write(tmp_path, "dev.json", text), QA)
     first, second = split.examples
     assert first.qid == first.guid == "q1" and first.question == "What character?" and first.context == CONTEXT
@@ -385,12 +542,23 @@ def test_squad_v1_with_several_answers(tmp_path):
 
 
 def test_squad_v2_impossible_questions(tmp_path):
-    text = squad("v2.0",
-                 {"id": "a", "question": "Who?", "answers": [], "is_impossible": True,
-                  "plausible_answers": [{"text": "school", "answer_start": 21}]},
-                 {"id": "b", "question": "What?", "answers": []},
-                 {"id": "c", "question": "Where?", "answers": [{"text": "Notre Dame", "answer_start": 71}],
-                  "is_impossible": False})
+    text = squad(
+        "v2.0",
+        {
+            "id": "a",
+            "question": "Who?",
+            "answers": [],
+            "is_impossible": True,
+            "plausible_answers": [{"text": "school", "answer_start": 21}],
+        },
+        {"id": "b", "question": "What?", "answers": []},
+        {
+            "id": "c",
+            "question": "Where?",
+            "answers": [{"text": "Notre Dame", "answer_start": 71}],
+            "is_impossible": False,
+        },
+    )
     a, b, c = read_split(write(tmp_path, "train.json", text), QA).examples
     assert (a.is_impossible, a.answers) == (True, ())
     assert (b.is_impossible, b.answers) == (True, ())
@@ -407,38 +575,60 @@ def test_squad_unlabelled_file(tmp_path):
 
 def test_squad_answer_offset_moves_to_nearest_occurrence(tmp_path):
     # "school" occurs at 21 and 58; 55 is off by three from the second one.
-    text = squad("1.1", {"id": "q", "question": "What?", "answers": [{"text": "school", "answer_start": 55},
-                                                                       {"text": "school", "answer_start": 24}]})
+    text = squad(
+        "1.1",
+        {
+            "id": "q",
+            "question": "What?",
+            "answers": [{"text": "school", "answer_start": 55}, {"text": "school", "answer_start": 24}],
+        },
+    )
     answers = read_split(write(tmp_path, "train.json", text), QA).examples[0].answers
     assert answers == (Answer("school", 58), Answer("school", 21))
     assert CONTEXT[58:64] == CONTEXT[21:27] == "school"
 
 
 def test_squad_answer_not_in_context(tmp_path):
-    text = squad("1.1", {"id": "ok", "question": "?", "answers": [{"text": "school", "answer_start": 21}]},
-                 {"id": "q7", "question": "Who?", "answers": [{"text": "Harvard", "answer_start": 3}]})
+    text = squad(
+        "1.1",
+        {"id": "ok", "question": "?", "answers": [{"text": "school", "answer_start": 21}]},
+        {"id": "q7", "question": "Who?", "answers": [{"text": "Harvard", "answer_start": 3}]},
+    )
     path = write(tmp_path, "train.json", text)
     line = line_of(text, '"q7"')
     with fails(f"{path}:{line}: question 'q7': answer 'Harvard' (at 3) does not occur"):
         read_split(path, QA)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"data": [\n  {"paragraphs": [}\n]}', "train.json:2:19: not valid JSON (Expecting value)"),
-    ('{"version": "1.1"}', "train.json: no 'data' list"),
-    ('{"data": [{"title": "x"}]}', "train.json: data[0]: no 'paragraphs'"),
-    ('{"data": [{"paragraphs": [{"context": 3, "qas": []}]}]}',
-     "train.json: data[0].paragraphs[0]: 'context' should be a str"),
-    (squad("1.1", {"id": "1", "question": "q?"}, {"id": "2"}),
-     "train.json: data[0].paragraphs[0].qas[1]: no 'question'"),
-    (squad("1.1", {"id": "1", "question": "q", "answers": [{"text": "c", "answer_start": "0"}]}),
-     "train.json: data[0].paragraphs[0].qas[0].answers[0]: 'answer_start' should be a int"),
-    (squad("1.1", {"id": "1", "question": "q", "answers": [{"text": "", "answer_start": 0}]}),
-     "train.json:11: question '1': data[0].paragraphs[0].qas[0].answers[0] has an empty text"),
-    (squad("1.1", {"id": "1", "question": "q"}, {"id": "1", "question": "r"}),
-     "train.json:11: data[0].paragraphs[0].qas[1]: question id '1' occurs twice"),
-    ('["not", "squad"]', "train.json: no 'data' list"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"data": [\n  {"paragraphs": [}\n]}', "train.json:2:19: not valid JSON (Expecting value)"),
+        ('{"version": "1.1"}', "train.json: no 'data' list"),
+        ('{"data": [{"title": "x"}]}', "train.json: data[0]: no 'paragraphs'"),
+        (
+            '{"data": [{"paragraphs": [{"context": 3, "qas": []}]}]}',
+            "train.json: data[0].paragraphs[0]: 'context' should be a str",
+        ),
+        (
+            squad("1.1", {"id": "1", "question": "q?"}, {"id": "2"}),
+            "train.json: data[0].paragraphs[0].qas[1]: no 'question'",
+        ),
+        (
+            squad("1.1", {"id": "1", "question": "q", "answers": [{"text": "c", "answer_start": "0"}]}),
+            "train.json: data[0].paragraphs[0].qas[0].answers[0]: 'answer_start' should be a int",
+        ),
+        (
+            squad("1.1", {"id": "1", "question": "q", "answers": [{"text": "", "answer_start": 0}]}),
+            "train.json:11: question '1': data[0].paragraphs[0].qas[0].answers[0] has an empty text",
+        ),
+        (
+            squad("1.1", {"id": "1", "question": "q"}, {"id": "1", "question": "r"}),
+            "train.json:11: data[0].paragraphs[0].qas[1]: question id '1' occurs twice",
+        ),
+        ('["not", "squad"]', "train.json: no 'data' list"),
+    ],
+)
 def test_squad_structure_errors(tmp_path, text, message):
     path = write(tmp_path, "train.json", text)
     with fails(str(tmp_path / message)):
@@ -490,7 +680,10 @@ def test_split_files_generic_names_and_unrelated_files(tmp_path):
         write(tmp_path, name, "x\n")
     (tmp_path / "original").mkdir()
     assert split_files(tmp_path, CLASSIFICATION) == {
-        "train": tmp_path / "train.csv", "dev": tmp_path / "validation.csv", "test": tmp_path / "test.jsonl"}
+        "train": tmp_path / "train.csv",
+        "dev": tmp_path / "validation.csv",
+        "test": tmp_path / "test.jsonl",
+    }
 
 
 def test_split_files_dev_order_and_train_only(tmp_path):
@@ -511,7 +704,9 @@ def test_split_files_errors(tmp_path):
     other.mkdir()
     write(other, "dev.tsv", "x\n")
     write(other, "readme.md", "x\n")
-    with fails(f"{other}: no train file (train.tsv/.csv/.jsonl/.json/.conll/.txt); the folder holds: dev.tsv, readme.md"):
+    with fails(
+        f"{other}: no train file (train.tsv/.csv/.jsonl/.json/.conll/.txt); the folder holds: dev.tsv, readme.md"
+    ):
         split_files(other, CLASSIFICATION)
     with fails(f"{tmp_path / 'missing'}: data folder not found"):
         split_files(tmp_path / "missing", CLASSIFICATION)
@@ -565,8 +760,9 @@ def hub(monkeypatch):
 def test_hub_glue_binary_keeps_digits_and_drops_test_labels(hub):
     features = {"label": ClassLabel("negative", "positive")}
     hub[("glue", "sst2")] = {
-        "train": FakeSplit([{"sentence": "good ", "label": 1, "idx": 0}, {"sentence": "bad", "label": 0, "idx": 1}],
-                           features),
+        "train": FakeSplit(
+            [{"sentence": "good ", "label": 1, "idx": 0}, {"sentence": "bad", "label": 0, "idx": 1}], features
+        ),
         "validation": FakeSplit([{"sentence": "ok", "label": 1, "idx": 0}], features),
         "test": FakeSplit([{"sentence": "?", "label": -1, "idx": 5}], features),
     }
@@ -580,8 +776,10 @@ def test_hub_glue_binary_keeps_digits_and_drops_test_labels(hub):
 def test_hub_mnli_names_and_matched_splits(hub):
     features = {"label": ClassLabel("entailment", "neutral", "contradiction")}
     row = {"premise": "p", "hypothesis": "h", "label": 2, "idx": 0}
-    hub[("glue", "mnli")] = {name: FakeSplit([dict(row)], features) for name in (
-        "train", "validation_matched", "validation_mismatched", "test_matched", "test_mismatched")}
+    hub[("glue", "mnli")] = {
+        name: FakeSplit([dict(row)], features)
+        for name in ("train", "validation_matched", "validation_mismatched", "test_matched", "test_mismatched")
+    }
     splits = load_hub_dataset("glue/mnli", GLUE["mnli"])
     assert splits["dev"].path == Path("hf://glue/mnli/validation_matched")
     assert splits["train"].examples[0] == TextExample("0", ("p", "h"), "contradiction", 1)
@@ -594,8 +792,10 @@ def test_hub_mrpc_falls_back_to_hub_column_names(hub):
 
 
 def test_hub_class_names_without_fixed_labels_and_regression(hub):
-    hub[("imdb",)] = {"train": FakeSplit([{"text": "great", "label": 1}], {"label": ClassLabel("neg", "pos")}),
-                      "unsupervised": FakeSplit([{"text": "x", "label": -1}])}
+    hub[("imdb",)] = {
+        "train": FakeSplit([{"text": "great", "label": 1}], {"label": ClassLabel("neg", "pos")}),
+        "unsupervised": FakeSplit([{"text": "x", "label": -1}]),
+    }
     splits = load_hub_dataset("imdb", CLASSIFICATION)
     assert set(splits) == {"train"} and splits["train"].examples[0].label == "pos"
     hub[("glue", "stsb")] = {"train": FakeSplit([{"sentence1": "a", "sentence2": "b", "label": 4.2, "idx": 0}])}
@@ -603,17 +803,46 @@ def test_hub_class_names_without_fixed_labels_and_regression(hub):
 
 
 def test_hub_tagging_and_qa(hub):
-    hub[("conll2003",)] = {"train": FakeSplit([{"id": "0", "tokens": ["EU", "rejects"], "pos_tags": [1, 2],
-                                                "ner_tags": [1, 0]}],
-                                              {"ner_tags": Sequence(ClassLabel("O", "B-ORG"))})}
+    hub[("conll2003",)] = {
+        "train": FakeSplit(
+            [{"id": "0", "tokens": ["EU", "rejects"], "pos_tags": [1, 2], "ner_tags": [1, 0]}],
+            {"ner_tags": Sequence(ClassLabel("O", "B-ORG"))},
+        )
+    }
     assert load_hub_dataset("conll2003", TAGGING)["train"].examples == [
-        TaggedExample("0", ("EU", "rejects"), ("B-ORG", "O"), 1)]
-    hub[("squad_v2",)] = {"validation": FakeSplit([
-        {"id": "q1", "title": "t", "context": CONTEXT, "question": "Where?",
-         "answers": {"text": ["Notre Dame"], "answer_start": [70]}},
-        {"id": "q2", "title": "t", "context": CONTEXT, "question": "Who?", "answers": {"text": [], "answer_start": []}},
-    ]), "train": FakeSplit([{"id": "q0", "title": "t", "context": "c", "question": "?",
-                             "answers": {"text": ["c"], "answer_start": [0]}}])}
+        TaggedExample("0", ("EU", "rejects"), ("B-ORG", "O"), 1)
+    ]
+    hub[("squad_v2",)] = {
+        "validation": FakeSplit(
+            [
+                {
+                    "id": "q1",
+                    "title": "t",
+                    "context": CONTEXT,
+                    "question": "Where?",
+                    "answers": {"text": ["Notre Dame"], "answer_start": [70]},
+                },
+                {
+                    "id": "q2",
+                    "title": "t",
+                    "context": CONTEXT,
+                    "question": "Who?",
+                    "answers": {"text": [], "answer_start": []},
+                },
+            ]
+        ),
+        "train": FakeSplit(
+            [
+                {
+                    "id": "q0",
+                    "title": "t",
+                    "context": "c",
+                    "question": "?",
+                    "answers": {"text": ["c"], "answer_start": [0]},
+                }
+            ]
+        ),
+    }
     dev = load_hub_dataset("squad_v2", QA)["dev"].examples
     assert dev[0].answers == (Answer("Notre Dame", 71),) and not dev[0].is_impossible
     assert dev[1].answers == () and dev[1].is_impossible

@@ -8,23 +8,38 @@ from electra.finetune.train import depth_of, layerwise_lrs, param_groups
 from electra.model.heads import SequenceClassifier, SpanExtractor, TokenClassifier
 from electra.train.optim import linear_schedule
 
-CFG = ModelConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=3,
-                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+CFG = ModelConfig(
+    vocab_size=50,
+    embedding_size=8,
+    hidden_size=16,
+    num_hidden_layers=3,
+    num_attention_heads=2,
+    intermediate_size=32,
+    max_position_embeddings=32,
+)
 
 
 def expected_rate(name: str, lr: float, decay: float) -> float:
     """Written out by hand: head lr, top layer lr*d, ..., layer 0 lr*d^3, embeddings lr*d^4."""
     if name.startswith("electra.embeddings"):  # embeddings and embeddings_project
-        return lr * decay ** 4
+        return lr * decay**4
     for layer, power in ((2, 1), (1, 2), (0, 3)):
         if name.startswith(f"electra.encoder.layer.{layer}."):
-            return lr * decay ** power
+            return lr * decay**power
     assert not name.startswith("electra."), name
     return lr
 
 
-@pytest.mark.parametrize("model", [SequenceClassifier(CFG, 3), SequenceClassifier(CFG, 2, form="reference"),
-                                   TokenClassifier(CFG, 5), SpanExtractor(CFG)], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "model",
+    [
+        SequenceClassifier(CFG, 3),
+        SequenceClassifier(CFG, 2, form="reference"),
+        TokenClassifier(CFG, 5),
+        SpanExtractor(CFG),
+    ],
+    ids=lambda m: type(m).__name__,
+)
 def test_every_parameter_gets_its_depths_rate(model):
     rates = layerwise_lrs(model, lr=1e-3, decay=0.5)
     assert set(rates) == {name for name, _ in model.named_parameters()}

@@ -66,8 +66,9 @@ def test_written_out_attention_equals_sdpa():
     mask = torch.ones(2, 1, 1, 10, dtype=torch.bool)
     mask[1, ..., 6:] = False
     # a rate that rounds to 0 keeps everything: the rest of the math must equal SDPA's
-    torch.testing.assert_close(attention_with_dropout(q, k, v, mask, 1e-9),
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    torch.testing.assert_close(
+        attention_with_dropout(q, k, v, mask, 1e-9), F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    )
     torch.manual_seed(4)
     dropped = attention_with_dropout(q, k, v, mask, 0.5)
     assert not torch.allclose(dropped, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))

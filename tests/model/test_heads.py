@@ -6,8 +6,15 @@ import torch
 from electra.config import ModelConfig
 from electra.model.heads import SequenceClassifier, SpanExtractor, TokenClassifier
 
-SMALL_CFG = dict(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                 num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+SMALL_CFG = dict(
+    vocab_size=120,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+)
 
 
 @pytest.mark.parametrize("embedding_size", [16, 32])
@@ -48,7 +55,7 @@ def test_encoder_matches_transformers_electra_model(embedding_size, hf_inputs):
     cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
     ours = SequenceClassifier(cfg, 2).eval()
     theirs = transformers.ElectraModel(transformers.ElectraConfig(**cfg.to_hf_dict("ElectraModel"))).eval()
-    encoder = {k[len("electra."):]: v for k, v in ours.state_dict().items() if k.startswith("electra.")}
+    encoder = {k[len("electra.") :]: v for k, v in ours.state_dict().items() if k.startswith("electra.")}
     assert set(encoder) == {k for k in theirs.state_dict() if not k.endswith("position_ids")}
     theirs.load_state_dict(encoder, strict=False)
     ids, mask, types = hf_inputs

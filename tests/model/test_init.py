@@ -12,9 +12,17 @@ from electra.model.networks import build_pair
 
 
 def tiny(**kw) -> ModelConfig:
-    base = dict(vocab_size=300, embedding_size=128, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                intermediate_size=256, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                max_position_embeddings=128)
+    base = dict(
+        vocab_size=300,
+        embedding_size=128,
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=256,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        max_position_embeddings=128,
+    )
     base.update(kw)
     return ModelConfig(**base)
 
@@ -30,7 +38,9 @@ def attention_probs(net, ids: torch.Tensor) -> torch.Tensor:
         x = net.embeddings_project(x)
     attention = net.encoder.layer[0].attention
     B, T, _ = x.shape
-    q, k = (p(x).view(B, T, attention.num_heads, -1).transpose(1, 2) for p in (attention.self.query, attention.self.key))
+    q, k = (
+        p(x).view(B, T, attention.num_heads, -1).transpose(1, 2) for p in (attention.self.query, attention.self.key)
+    )
     return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), -1)  # (B, nh, T, T)
 
 
@@ -84,12 +94,12 @@ def test_the_scheme_is_deterministic():
 
 def test_generator_depth_and_width_follow_the_recipe():
     from electra.config import ObjectiveConfig
-    from electra.objectives import build_electra
+    from electra.objectives import ElectraObjective
     from electra.tokenizer import SpecialIds
 
     cfg = tiny(num_hidden_layers=4)
     recipe = ObjectiveConfig(generator_fraction=1.0, generator_layers=2)
-    objective = build_electra(cfg, recipe, SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4), 128)
+    objective = ElectraObjective.build(cfg, recipe, SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4), 128)
     assert len(objective.generator.electra.encoder.layer) == 2
     assert objective.generator.config.hidden_size == 128
     assert len(objective.discriminator.electra.encoder.layer) == 4

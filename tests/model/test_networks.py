@@ -7,8 +7,15 @@ from electra.config import ModelConfig, preset
 from electra.model.networks import Discriminator, Generator, build_pair, count_parameters
 from electra.pretrain import PretrainJob, describe
 
-SMALL_CFG = dict(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                 num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+SMALL_CFG = dict(
+    vocab_size=120,
+    embedding_size=16,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+)
 
 
 @pytest.mark.parametrize("name,expected", [("small", 14e6), ("base", 110e6), ("large", 335e6)])
@@ -62,8 +69,10 @@ def test_matches_transformers_electra_layout_and_outputs(embedding_size, hf_inpu
     cfg = ModelConfig(**{**SMALL_CFG, "embedding_size": embedding_size})
     hf_cfg = transformers.ElectraConfig(**cfg.to_hf_dict("ElectraForPreTraining"))
     ids, mask, types = hf_inputs
-    for ours_cls, hf_cls in ((Discriminator, transformers.ElectraForPreTraining),
-                             (Generator, transformers.ElectraForMaskedLM)):
+    for ours_cls, hf_cls in (
+        (Discriminator, transformers.ElectraForPreTraining),
+        (Generator, transformers.ElectraForMaskedLM),
+    ):
         ours = ours_cls(cfg).eval()
         theirs = hf_cls(hf_cfg).eval()
         hf_keys = {k for k in theirs.state_dict() if not k.endswith("position_ids")}

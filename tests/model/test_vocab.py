@@ -14,8 +14,7 @@ def reference(hidden, head, targets, valid, rng_seed, temperature, forbid):
     logits = head(hidden)
     per_row = F.cross_entropy(logits, targets, reduction="none")
     loss = (per_row * valid).sum() / valid.sum().clamp(min=1)
-    samples = sample_tokens(logits, torch.Generator().manual_seed(rng_seed), temperature,
-                            targets if forbid else None)
+    samples = sample_tokens(logits, torch.Generator().manual_seed(rng_seed), temperature, targets if forbid else None)
     return loss, logits.argmax(1), samples
 
 
@@ -59,6 +58,7 @@ def test_no_valid_rows_gives_zero_loss_and_zero_gradients():
 def test_without_gradients_nothing_is_stored():
     head = torch.nn.Linear(8, 50)
     with torch.no_grad():
-        out = project_loss_sample(torch.randn(5, 8), head, torch.zeros(5, dtype=torch.long),
-                                  torch.ones(5, dtype=torch.bool))
+        out = project_loss_sample(
+            torch.randn(5, 8), head, torch.zeros(5, dtype=torch.long), torch.ones(5, dtype=torch.bool)
+        )
     assert not out.loss.requires_grad and out.loss.item() > 0

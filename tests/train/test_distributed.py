@@ -15,20 +15,59 @@ from pathlib import Path
 
 import pytest
 
-NO_DROPOUT = ["--model.embedding_size", "32", "--model.hidden_size", "32", "--model.num_hidden_layers", "2",
-              "--model.num_attention_heads", "2", "--model.intermediate_size", "64",
-              "--model.hidden_dropout_prob", "0", "--model.attention_probs_dropout_prob", "0",
-              "--train.batch_size", "16", "--train.log_every", "5", "--train.warmup_steps", "5",
-              "--train.lr", "2e-3", "--train.device", "cpu", "--no-progress", "--save-every", "10"]
+NO_DROPOUT = [
+    "--model.embedding_size",
+    "32",
+    "--model.hidden_size",
+    "32",
+    "--model.num_hidden_layers",
+    "2",
+    "--model.num_attention_heads",
+    "2",
+    "--model.intermediate_size",
+    "64",
+    "--model.hidden_dropout_prob",
+    "0",
+    "--model.attention_probs_dropout_prob",
+    "0",
+    "--train.batch_size",
+    "16",
+    "--train.log_every",
+    "5",
+    "--train.warmup_steps",
+    "5",
+    "--train.lr",
+    "2e-3",
+    "--train.device",
+    "cpu",
+    "--no-progress",
+    "--save-every",
+    "10",
+]
 
 
 def pretrain(prepared: Path, out: Path, steps: int, processes: int, *extra: str) -> str:
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-                if processes > 1 else [sys.executable])
-    cmd = [*launcher, "-m", "electra", "pretrain", "--data", str(prepared), "--out", str(out),
-           "--max-steps", str(steps), *NO_DROPOUT, *extra]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        if processes > 1
+        else [sys.executable]
+    )
+    cmd = [
+        *launcher,
+        "-m",
+        "electra",
+        "pretrain",
+        "--data",
+        str(prepared),
+        "--out",
+        str(out),
+        "--max-steps",
+        str(steps),
+        *NO_DROPOUT,
+        *extra,
+    ]
     if processes > 1:  # torch.distributed.run takes a script or module; -m is its own option
-        cmd = [*launcher, "--module", "electra", *cmd[len(launcher) + 2:]]
+        cmd = [*launcher, "--module", "electra", *cmd[len(launcher) + 2 :]]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -96,10 +135,17 @@ def test_a_time_budget_stops_every_process_at_the_same_step_annealed(prepared, t
 
 
 def test_gradient_accumulation_reduces_once_per_step_with_the_same_gradients(prepared, tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
-           str(prepared), str(tmp_path)]
-    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=600)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        __file__,
+        str(prepared),
+        str(tmp_path),
+    ]
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     for rank in (0, 1):
         result = json.loads((tmp_path / f"result-{rank}.json").read_text())
@@ -130,24 +176,40 @@ def _grad_accum_worker(prepared: Path, out: Path) -> None:
     procs = distributed.from_environment()
     device = distributed.setup(procs, torch.device("cpu"))
     data = PretrainData(prepared)
-    model = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                        max_position_embeddings=64)
+    model = ModelConfig(
+        embedding_size=32,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        max_position_embeddings=64,
+    )
     result = {}
     for placement in ("ddp", "fsdp"):
         grads, reductions = {}, {}
         for mode in ("skipped", "every"):
-            train = TrainConfig(batch_size=16, grad_accum=2, warmup_steps=0, max_steps=10, device="cpu", seed=3,
-                                fsdp=placement == "fsdp")
+            train = TrainConfig(
+                batch_size=16,
+                grad_accum=2,
+                warmup_steps=0,
+                max_steps=10,
+                device="cpu",
+                seed=3,
+                fsdp=placement == "fsdp",
+            )
             job = data_job(PretrainJob("electra", model, ObjectiveConfig(generator_fraction=0.5), train), data.meta)
             objective = build(job, SpecialIds(**data.meta["special_ids"]), int(data.meta["max_seq_len"]))
             stream = BatchStream(data, 8, seed=1, rank=procs.rank, world_size=procs.world_size)
-            trainer = Trainer(objective, stream, job.train, out, device, progress=False, procs=procs,
-                              full_width=data.max_seq_len)
+            trainer = Trainer(
+                objective, stream, job.train, out, device, progress=False, procs=procs, full_width=data.max_seq_len
+            )
             if mode == "every":
                 trainer.placement.no_sync = nullcontext
             count = [0]
             if placement == "ddp":
+
                 def counting(state, bucket, count=count):
                     count[0] += 1
                     return allreduce_hook(None, bucket)
@@ -155,9 +217,12 @@ def _grad_accum_worker(prepared: Path, out: Path) -> None:
                 trainer.model.register_comm_hook(None, counting)
             step = trainer._step_unless_non_finite
 
-            def capture(loss, lr, step=step, trainer=trainer, mode=mode):
-                local = {n: p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
-                         for n, p in trainer.objective.named_parameters() if p.grad is not None}
+            def capture(loss, lr, step=step, trainer=trainer, mode=mode, grads=grads):
+                local = {
+                    n: p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
+                    for n, p in trainer.objective.named_parameters()
+                    if p.grad is not None
+                }
                 grads[mode] = {n: g.detach().clone() for n, g in local.items() if g.numel()}  # a shard may be empty
                 step(loss, lr)
 
@@ -167,10 +232,12 @@ def _grad_accum_worker(prepared: Path, out: Path) -> None:
             reductions[mode] = count[0]
         a, b = grads["skipped"], grads["every"]
         assert a.keys() == b.keys()
-        result[placement] = {"parameters": len(a),
-                             "largest_difference": max(float((a[n] - b[n]).abs().max()) for n in a),
-                             "largest_gradient": max(float(a[n].abs().max()) for n in a),
-                             "reductions": reductions}
+        result[placement] = {
+            "parameters": len(a),
+            "largest_difference": max(float((a[n] - b[n]).abs().max()) for n in a),
+            "largest_gradient": max(float(a[n].abs().max()) for n in a),
+            "reductions": reductions,
+        }
     (out / f"result-{procs.rank}.json").write_text(json.dumps(result))
     distributed.shutdown(procs)
 

@@ -19,20 +19,26 @@ from electra.pretrain import build, data_job, run_pretraining
 from electra.tokenizer import SpecialIds
 from electra.train import checkpoint
 from electra.train.loop import Trainer
-
-from test_training import job  # noqa: E402 (same folder, rootdir-less import)
-
-TINY = ["--model.embedding_size", "32", "--model.hidden_size", "32", "--model.num_hidden_layers", "2",
-        "--model.num_attention_heads", "2", "--model.intermediate_size", "64",
-        "--model.hidden_dropout_prob", "0.1", "--model.attention_probs_dropout_prob", "0.1",
-        "--train.batch_size", "8", "--train.log_every", "5", "--train.warmup_steps", "10",
-        "--train.device", "cpu", "--no-progress"]
+from tests.helpers import TINY, job
 
 
 def pretrain_process(prepared: Path, out: Path, steps: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "electra", "pretrain", "--data", str(prepared), "--out", str(out),
-           "--max-steps", str(steps), "--deterministic", *TINY, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "electra",
+        "pretrain",
+        "--data",
+        str(prepared),
+        "--out",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--deterministic",
+        *TINY,
+        *extra,
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -49,8 +55,14 @@ def newest_step(run: Path) -> int:
     return int(found[-1].name.removeprefix(checkpoint.PREFIX)) if found else 0
 
 
-LOCAL_WIDE_GENERATOR = ("--model.init_scheme", "local", "--recipe.generator_fraction", "1",
-                        "--recipe.generator_layers", "1")
+LOCAL_WIDE_GENERATOR = (
+    "--model.init_scheme",
+    "local",
+    "--recipe.generator_fraction",
+    "1",
+    "--recipe.generator_layers",
+    "1",
+)
 
 
 @pytest.mark.parametrize("options", [(), LOCAL_WIDE_GENERATOR], ids=["preset", "local-start-wide-generator"])
@@ -66,16 +78,21 @@ def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path
     assert newest_step(tmp_path / "killed") < steps, "the run finished before it could be killed"
 
     # no option retyped: --resume takes the run's configuration (and data) from its run.json
-    resumed = subprocess.Popen([sys.executable, "-m", "electra", "pretrain", "--out", str(tmp_path / "killed"),
-                                "--resume", "--no-progress"], env={**os.environ, "OMP_NUM_THREADS": "1"},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    resumed = subprocess.Popen(
+        [sys.executable, "-m", "electra", "pretrain", "--out", str(tmp_path / "killed"), "--resume", "--no-progress"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert resumed.wait(timeout=300) == 0, resumed.communicate()[1]
     a = (tmp_path / "full" / "metrics.jsonl").read_text()
     b = (tmp_path / "killed" / "metrics.jsonl").read_text()
     assert len(a.splitlines()) == steps // 5
     assert a == b  # --deterministic: timings live in timings.jsonl, the metrics are bit-identical
-    assert ((tmp_path / "full" / "discriminator" / "model.safetensors").read_bytes()
-            == (tmp_path / "killed" / "discriminator" / "model.safetensors").read_bytes())
+    assert (tmp_path / "full" / "discriminator" / "model.safetensors").read_bytes() == (
+        tmp_path / "killed" / "discriminator" / "model.safetensors"
+    ).read_bytes()
 
 
 def test_sigterm_writes_a_complete_checkpoint_and_exits_0(prepared, tmp_path):
@@ -98,8 +115,9 @@ def trainer_for(prepared: Path, tmp_path: Path, **train) -> Trainer:
     the_job = data_job(job("electra", 40, **train), data.meta)
     objective = build(the_job, SpecialIds(**data.meta["special_ids"]), int(data.meta["max_seq_len"]))
     (tmp_path / "run").mkdir()
-    return Trainer(objective, BatchStream(data, 16, seed=1), the_job.train, tmp_path / "run",
-                   torch.device("cpu"), progress=False)
+    return Trainer(
+        objective, BatchStream(data, 16, seed=1), the_job.train, tmp_path / "run", torch.device("cpu"), progress=False
+    )
 
 
 def poison(monkeypatch, steps: set[int], trainer: Trainer) -> None:
@@ -147,8 +165,10 @@ def test_too_many_bad_steps_stop_training_and_keep_the_last_good_checkpoint(prep
     for path in checkpoint.list_checkpoints(root):
         assert checkpoint.verify(path) is None
     # steps 5 and 6 were skipped: the step-6 checkpoint holds step 4's weights
-    weights = [(root / name / "discriminator" / "model.safetensors").read_bytes()
-               for name in ("step-00000004", "step-00000006")]
+    weights = [
+        (root / name / "discriminator" / "model.safetensors").read_bytes()
+        for name in ("step-00000004", "step-00000006")
+    ]
     assert weights[0] == weights[1]
 
 
@@ -163,8 +183,10 @@ def test_a_non_finite_model_is_never_saved(prepared, tmp_path):
 
 def test_the_same_seed_gives_the_same_metrics_file(prepared, tmp_path):
     torch.set_num_threads(1)
-    runs = [run_pretraining(job("electra", 10, deterministic=True), prepared, tmp_path / f"r{i}", progress=False)
-            for i in range(2)]
+    runs = [
+        run_pretraining(job("electra", 10, deterministic=True), prepared, tmp_path / f"r{i}", progress=False)
+        for i in range(2)
+    ]
     first, second = ((r / "metrics.jsonl").read_text() for r in runs)
     assert first == second and "tokens_per_s" not in first
     assert (runs[0] / "timings.jsonl").is_file()

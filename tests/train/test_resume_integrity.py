@@ -23,28 +23,42 @@ from electra.pretrain import run_pretraining
 from electra.train import checkpoint
 from electra.train.loop import Trainer
 from electra.train.resume import data_fingerprint, differences
-
-from test_faults import TINY  # noqa: E402 (same folder, rootdir-less import)
-from test_training import Killed, job, metrics  # noqa: E402
+from tests.helpers import TINY, Killed, job, metrics
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 
 
 def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``folder``: content digest and modification time."""
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def electra(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "electra", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "electra", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def cli_run(prepared: Path, out: Path, steps: int, *extra: str) -> int:
-    return main(["pretrain", "--data", str(prepared), "--out", str(out), "--max-steps", str(steps),
-                 "--deterministic", *TINY, *extra])
+    return main(
+        [
+            "pretrain",
+            "--data",
+            str(prepared),
+            "--out",
+            str(out),
+            "--max-steps",
+            str(steps),
+            "--deterministic",
+            *TINY,
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +83,26 @@ def error_line(capsys) -> str:
 
 # ---------------------------------------------------------------- resume means the run's configuration
 
+
 def test_resume_needs_no_flags_and_applies_and_records_budget_and_cadence(cli_copy, capsys):
-    assert main(["pretrain", "--out", str(cli_copy), "--resume", "--max-steps", "30", "--save-every", "5",
-                 "--train.keep_checkpoints", "3", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--out",
+                str(cli_copy),
+                "--resume",
+                "--max-steps",
+                "30",
+                "--save-every",
+                "5",
+                "--train.keep_checkpoints",
+                "3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "resumed from" in capsys.readouterr().err
     run = json.loads((cli_copy / "run.json").read_text())
     assert (run["train"]["max_steps"], run["train"]["save_every"], run["train"]["keep_checkpoints"]) == (30, 5, 3)
@@ -82,14 +113,21 @@ def test_resume_needs_no_flags_and_applies_and_records_budget_and_cadence(cli_co
     assert json.loads((cli_copy / "discriminator" / "config.json").read_text())["hidden_size"] == 32
 
 
-@pytest.mark.parametrize("flags,listed", [
-    (["--train.lr", "0.05", "--recipe.mask_prob", "0.4"],
-     ["train.lr: 0.001 -> 0.05", "recipe.mask_prob: 0.15 -> 0.4"]),
-    (["--model.hidden_size", "64", "--model.num_attention_heads", "4"],
-     ["model.hidden_size: 32 -> 64", "model.num_attention_heads: 2 -> 4"]),
-    (["--preset", "small"], ['preset: "tiny" -> "small"']),
-    (["--objective", "mlm"], ['objective: "electra" -> "mlm"']),
-])
+@pytest.mark.parametrize(
+    "flags,listed",
+    [
+        (
+            ["--train.lr", "0.05", "--recipe.mask_prob", "0.4"],
+            ["train.lr: 0.001 -> 0.05", "recipe.mask_prob: 0.15 -> 0.4"],
+        ),
+        (
+            ["--model.hidden_size", "64", "--model.num_attention_heads", "4"],
+            ["model.hidden_size: 32 -> 64", "model.num_attention_heads: 2 -> 4"],
+        ),
+        (["--preset", "small"], ['preset: "tiny" -> "small"']),
+        (["--objective", "mlm"], ['objective: "electra" -> "mlm"']),
+    ],
+)
 def test_resume_refuses_other_options_and_lists_them(cli_copy, capsys, flags, listed):
     before = snapshot(cli_copy)
     assert main(["pretrain", "--out", str(cli_copy), "--resume", "--max-steps", "40", *flags]) == 2
@@ -103,14 +141,30 @@ def test_resume_refuses_other_options_and_lists_them(cli_copy, capsys, flags, li
 
 def test_only_the_budget_cadence_and_execution_settings_may_change():
     run = job("electra", 10).to_dict()
-    changed = {**run, "train": {**run["train"], "max_steps": 99, "max_minutes": 5.0, "max_flops": 1e12,
-                                "save_every": 3, "log_every": 2, "keep_checkpoints": 9, "device": "cuda",
-                                "fsdp": True, "compile": True}}
+    changed = {
+        **run,
+        "train": {
+            **run["train"],
+            "max_steps": 99,
+            "max_minutes": 5.0,
+            "max_flops": 1e12,
+            "save_every": 3,
+            "log_every": 2,
+            "keep_checkpoints": 9,
+            "device": "cuda",
+            "fsdp": True,
+            "compile": True,
+        },
+    }
     assert differences(run, changed) == []
     changed["train"].update(lr=0.05, seed=1, grad_accum=2)
     changed["model"] = {**run["model"], "hidden_size": 64}
-    assert sorted(differences(run, changed)) == ["model.hidden_size: 32 -> 64", "train.grad_accum: 1 -> 2",
-                                                 "train.lr: 0.002 -> 0.05", "train.seed: 7 -> 1"]
+    assert sorted(differences(run, changed)) == [
+        "model.hidden_size: 32 -> 64",
+        "train.grad_accum: 1 -> 2",
+        "train.lr: 0.002 -> 0.05",
+        "train.seed: 7 -> 1",
+    ]
 
 
 def test_resume_where_there_is_no_run_is_an_error(tmp_path, capsys):
@@ -139,12 +193,26 @@ def test_a_runs_run_json_is_a_config_file(cli_base, tmp_path, capsys):
 
 
 def test_resume_with_the_runs_run_json_as_config(cli_copy, capsys):
-    assert main(["pretrain", "--config", str(cli_copy / "run.json"), "--out", str(cli_copy), "--resume",
-                 "--max-steps", "25"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--config",
+                str(cli_copy / "run.json"),
+                "--out",
+                str(cli_copy),
+                "--resume",
+                "--max-steps",
+                "25",
+            ]
+        )
+        == 0
+    )
     assert [r["step"] for r in metrics(cli_copy)][-1] == 25
 
 
 # ---------------------------------------------------------------- a run knows its data
+
 
 def test_run_json_and_every_checkpoint_record_the_data_fingerprint(cli_base, prepared):
     expected = data_fingerprint(prepared, json.loads((prepared / "meta.json").read_text()))
@@ -217,13 +285,15 @@ def test_resume_on_a_moved_copy_of_the_data_continues(prepared, tmp_path):
 
 # ---------------------------------------------------------------- checkpoints verify content
 
+
 @pytest.fixture(scope="module")
 def interrupted(prepared, tmp_path_factory) -> tuple[Path, Path]:
     """(an uninterrupted 30-step run, the same run killed right after its step-20 checkpoint)."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("interrupted")
-    full = run_pretraining(job("electra", 30, save_every=10, deterministic=True), prepared, root / "full",
-                           progress=False)
+    full = run_pretraining(
+        job("electra", 30, save_every=10, deterministic=True), prepared, root / "full", progress=False
+    )
     save = Trainer.save
 
     def save_then_die(self):
@@ -234,8 +304,9 @@ def interrupted(prepared, tmp_path_factory) -> tuple[Path, Path]:
     Trainer.save = save_then_die
     try:
         with pytest.raises(Killed):
-            run_pretraining(job("electra", 30, save_every=10, deterministic=True), prepared, root / "killed",
-                            progress=False)
+            run_pretraining(
+                job("electra", 30, save_every=10, deterministic=True), prepared, root / "killed", progress=False
+            )
     finally:
         Trainer.save = save
     return full, root / "killed"
@@ -250,20 +321,22 @@ def garble(path: Path, start: int = 0, length: int | None = None) -> None:
 
 
 def resume_equals_uninterrupted(prepared: Path, full: Path, run: Path) -> None:
-    run_pretraining(job("electra", 30, save_every=10, deterministic=True), prepared, run, resume=True,
-                    progress=False)
+    run_pretraining(job("electra", 30, save_every=10, deterministic=True), prepared, run, resume=True, progress=False)
     assert metrics(run) == metrics(full)  # deterministic: no timings in the rows
-    assert ((run / "discriminator" / "model.safetensors").read_bytes()
-            == (full / "discriminator" / "model.safetensors").read_bytes())
+    assert (run / "discriminator" / "model.safetensors").read_bytes() == (
+        full / "discriminator" / "model.safetensors"
+    ).read_bytes()
 
 
 def test_a_same_size_corruption_of_any_checkpoint_file_falls_back_and_resumes_exactly(
-        interrupted, prepared, tmp_path, capsys):
+    interrupted, prepared, tmp_path, capsys
+):
     full, killed = interrupted
     newest = checkpoint.checkpoint_dir(killed) / "step-00000020"
     names = sorted(str(p.relative_to(newest)) for p in newest.rglob("*") if p.is_file())
-    assert {"manifest.json", "trainer_state.pt", "discriminator/model.safetensors",
-            "generator/config.json"} <= set(names)
+    assert {"manifest.json", "trainer_state.pt", "discriminator/model.safetensors", "generator/config.json"} <= set(
+        names
+    )
     for name in names:
         run = Path(shutil.copytree(killed, tmp_path / name.replace("/", "_")))
         garble(checkpoint.checkpoint_dir(run) / "step-00000020" / name)
@@ -320,6 +393,7 @@ def test_a_garbage_trainer_state_is_reported_without_a_traceback(cli_copy):
 
 # ---------------------------------------------------------------- no silent substitution
 
+
 def test_a_given_vocab_size_other_than_the_datas_is_an_error(prepared, tmp_path, capsys):
     vocab = json.loads((prepared / "meta.json").read_text())["vocab_size"]
     assert main(["pretrain", "--data", str(prepared), "--out", str(tmp_path / "run"), "--model.vocab_size", "100"]) == 2
@@ -344,6 +418,7 @@ def test_dry_run_counts_parameters_at_the_datas_vocabulary(prepared, capsys):
 
 # ---------------------------------------------------------------- further cases of the same kind
 
+
 def test_prepare_again_into_the_data_folder_then_resume(tmp_path, capsys):
     """The issue's first row as a user meets it: prepare the same corpus into the same folder
     again and resume (same data: continues); prepare other settings over it with --overwrite
@@ -355,8 +430,10 @@ def test_prepare_again_into_the_data_folder_then_resume(tmp_path, capsys):
     assert main(["prepare", str(CORPUS), "--out", str(data), *flags]) == 0
     assert main(["pretrain", "--out", str(run), "--resume", "--max-steps", "10"]) == 0
     assert [r["step"] for r in metrics(run)] == [5, 10]
-    assert main(["prepare", str(CORPUS), "--out", str(data), "--vocab-size", "1500", "--max-seq-len", "64",
-                 "--overwrite"]) == 0
+    assert (
+        main(["prepare", str(CORPUS), "--out", str(data), "--vocab-size", "1500", "--max-seq-len", "64", "--overwrite"])
+        == 0
+    )
     capsys.readouterr()
     before = snapshot(run)
     assert main(["pretrain", "--out", str(run), "--resume", "--max-steps", "15"]) == 2
@@ -401,8 +478,14 @@ def test_every_checkpoint_damaged_is_an_error_that_overwrites_nothing(cli_copy, 
     assert snapshot(cli_copy) == before
 
 
-@pytest.mark.parametrize("kind,marks", [("prepared data", None), ("a fine-tuning run", ["results.json"]),
-                                        ("a model", ["config.json", "model.safetensors"])])
+@pytest.mark.parametrize(
+    "kind,marks",
+    [
+        ("prepared data", None),
+        ("a fine-tuning run", ["results.json"]),
+        ("a model", ["config.json", "model.safetensors"]),
+    ],
+)
 def test_pretrain_never_writes_into_another_kind_of_folder(prepared, tmp_path, capsys, kind, marks):
     out = prepared  # --out the data folder itself
     if marks is not None:

@@ -10,8 +10,14 @@ from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
 from electra.pretrain import PretrainJob, run_pretraining
 from electra.train import checkpoint
 from electra.train.loop import Trainer
-from electra.train.optim import (describe_schedule, linear_schedule, lr_factor, progress, schedule_summary,
-                                 warmup_warning)
+from electra.train.optim import (
+    describe_schedule,
+    linear_schedule,
+    lr_factor,
+    progress,
+    schedule_summary,
+    warmup_warning,
+)
 
 # ---------------------------------------------------------------- the rule
 
@@ -74,15 +80,32 @@ def test_the_summary_names_every_budget():
 
 # ---------------------------------------------------------------- in a run
 
-MODEL = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                    intermediate_size=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                    max_position_embeddings=64)
+MODEL = ModelConfig(
+    embedding_size=32,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=64,
+)
 SECONDS_PER_STEP = 0.5
 
 
 def job(**train) -> PretrainJob:
-    cfg = dict(batch_size=16, lr=2e-3, warmup_steps=4, max_steps=1000, max_minutes=0.25, log_every=5,
-               save_every=10, device="cpu", seed=7, deterministic=True)
+    cfg = dict(
+        batch_size=16,
+        lr=2e-3,
+        warmup_steps=4,
+        max_steps=1000,
+        max_minutes=0.25,
+        log_every=5,
+        save_every=10,
+        device="cpu",
+        seed=7,
+        deterministic=True,
+    )
     cfg.update(train)
     return PretrainJob("electra", MODEL, ObjectiveConfig(generator_fraction=0.5), TrainConfig(**cfg))
 
@@ -114,12 +137,15 @@ def test_a_time_budget_ends_the_run_annealed(prepared, tmp_path, step_clock, cap
     assert rows[-1]["progress"] == pytest.approx(1.0)
     cfg = job().train
     for row in rows:  # the rate of each logged step is that of the time spent before it
-        assert row["lr"] == pytest.approx(cfg.lr * lr_factor(cfg, row["step"] - 1, SECONDS_PER_STEP * (row["step"] - 1)))
+        assert row["lr"] == pytest.approx(
+            cfg.lr * lr_factor(cfg, row["step"] - 1, SECONDS_PER_STEP * (row["step"] - 1))
+        )
     assert rows[-1]["lr"] < 0.05 * cfg.lr  # annealed, not at the peak as a 1,000-step schedule would be
 
 
-def test_a_resumed_time_budgeted_run_continues_the_schedule_from_the_recorded_time(prepared, tmp_path, step_clock,
-                                                                                   monkeypatch):
+def test_a_resumed_time_budgeted_run_continues_the_schedule_from_the_recorded_time(
+    prepared, tmp_path, step_clock, monkeypatch
+):
     torch.set_num_threads(1)
     full = run_pretraining(job(), prepared, tmp_path / "full", progress=False)
 
@@ -143,9 +169,12 @@ def test_a_resumed_time_budgeted_run_continues_the_schedule_from_the_recorded_ti
     cfg = job().train
     row = next(r for r in resumed if r["step"] == 15)
     assert row["lr"] == pytest.approx(cfg.lr * lr_factor(cfg, 14, state["elapsed"] + 4 * SECONDS_PER_STEP))
-    assert [(r["step"], r["lr"], r["loss"]) for r in resumed] == [(r["step"], r["lr"], r["loss"]) for r in metrics(full)]
-    assert (part / "discriminator" / "model.safetensors").read_bytes() == \
-        (full / "discriminator" / "model.safetensors").read_bytes()
+    assert [(r["step"], r["lr"], r["loss"]) for r in resumed] == [
+        (r["step"], r["lr"], r["loss"]) for r in metrics(full)
+    ]
+    assert (part / "discriminator" / "model.safetensors").read_bytes() == (
+        full / "discriminator" / "model.safetensors"
+    ).read_bytes()
 
 
 def test_a_flops_budget_ends_the_run_annealed(prepared, tmp_path, capsys):

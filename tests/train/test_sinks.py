@@ -17,13 +17,28 @@ from electra.pretrain import PretrainJob, run_pretraining
 from electra.train import checkpoint
 from electra.train.sinks import open_sinks, scalars
 
-MODEL = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                    intermediate_size=64, max_position_embeddings=64)
+MODEL = ModelConfig(
+    embedding_size=32,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=64,
+)
 
 
 def job(steps: int, loggers: str, **train) -> PretrainJob:
-    cfg = dict(batch_size=16, lr=2e-3, warmup_steps=2, max_steps=steps, log_every=5, save_every=5,
-               device="cpu", seed=7, loggers=loggers)
+    cfg = dict(
+        batch_size=16,
+        lr=2e-3,
+        warmup_steps=2,
+        max_steps=steps,
+        log_every=5,
+        save_every=5,
+        device="cpu",
+        seed=7,
+        loggers=loggers,
+    )
     cfg.update(train)
     return PretrainJob("electra", MODEL, ObjectiveConfig(generator_fraction=0.5), TrainConfig(**cfg))
 
@@ -87,11 +102,26 @@ def test_the_cli_reports_a_missing_package_in_one_line(prepared, tmp_path, monke
     from electra.cli import main
 
     monkeypatch.setitem(sys.modules, "tensorboard", None)
-    code = main(["pretrain", "--data", str(prepared), "--out", str(tmp_path / "run"), "--max-steps", "5",
-                 "--train.loggers", "jsonl,tensorboard", "--train.device", "cpu", "--no-progress"])
+    code = main(
+        [
+            "pretrain",
+            "--data",
+            str(prepared),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "5",
+            "--train.loggers",
+            "jsonl,tensorboard",
+            "--train.device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("error: --train.loggers tensorboard") and err.endswith(
-        "pip install tensorboard"), err
+    assert (
+        code == 2 and err.startswith("error: --train.loggers tensorboard") and err.endswith("pip install tensorboard")
+    ), err
     assert not (tmp_path / "run").exists()
 
 
@@ -131,7 +161,7 @@ def test_wandb_and_mlflow_get_the_rows_numbers_at_their_steps(tmp_path, monkeypa
     sink.log(row, 12)
     sink.close()
     assert jsonl_rows(tmp_path) == [json.loads(json.dumps(row))]
-    (_, (metrics,), kwargs), = [call for call in wandb.calls if call[0] == "log"]
+    ((_, (metrics,), kwargs),) = [call for call in wandb.calls if call[0] == "log"]
     assert kwargs == {"step": 12} and math.isnan(metrics.pop("dev/f1"))
     assert metrics == {"epoch": 1.0, "train_loss": 0.5, "dev/accuracy": 0.75}
     run_id = (tmp_path / "wandb-run-id").read_text().strip()
@@ -140,4 +170,3 @@ def test_wandb_and_mlflow_get_the_rows_numbers_at_their_steps(tmp_path, monkeypa
     logged = [c for c in mlflow.calls if c[0] == "log_metrics"]
     assert logged == [("log_metrics", ({"epoch": 1.0, "train_loss": 0.5, "dev/accuracy": 0.75},), {"step": 12})]
     assert mlflow.calls[0][0] == "set_tracking_uri" and mlflow.calls[-1][0] == "end_run"
-

@@ -1,30 +1,14 @@
 """Short real training runs: both objectives learn; checkpoint + resume continues exactly."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from electra.config import ModelConfig, ObjectiveConfig, TrainConfig
-from electra.pretrain import PretrainJob, run_pretraining
+from electra.pretrain import run_pretraining
 from electra.train import checkpoint
 from electra.train.loop import Trainer
-
-MODEL = ModelConfig(embedding_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                    intermediate_size=64, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                    max_position_embeddings=64)
-
-
-def job(objective: str, steps: int, **train) -> PretrainJob:
-    cfg = dict(batch_size=16, lr=2e-3, warmup_steps=10, max_steps=steps, log_every=5, save_every=1000,
-               device="cpu", seed=7)
-    cfg.update(train)
-    return PretrainJob(objective, MODEL, ObjectiveConfig(generator_fraction=0.5), TrainConfig(**cfg))
-
-
-def metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+from tests.helpers import Killed, job, metrics
 
 
 @pytest.mark.parametrize("objective,loss_key", [("electra", "loss"), ("mlm", "mlm_loss")])
@@ -39,10 +23,6 @@ def test_objective_reduces_its_loss(prepared, tmp_path, objective, loss_key):
         assert (run / name / "model.safetensors").is_file() and (run / name / "tokenizer.json").is_file()
     if objective == "electra":
         assert {"disc_loss", "disc_baseline_loss", "gen_acc", "disc_recall"} <= set(rows[-1])
-
-
-class Killed(Exception):
-    """Stands in for the process dying right after a checkpoint."""
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(prepared, tmp_path, monkeypatch):
@@ -85,8 +65,9 @@ def test_resume_skips_a_damaged_checkpoint(prepared, tmp_path, capsys):
 def test_init_starts_from_saved_weights(prepared, tmp_path):
     torch.set_num_threads(1)
     first = run_pretraining(job("electra", 10), prepared, tmp_path / "first", progress=False)
-    second = run_pretraining(job("electra", 10, lr=1e-9, warmup_steps=0), prepared, tmp_path / "second",
-                             progress=False, init=first)
+    second = run_pretraining(
+        job("electra", 10, lr=1e-9, warmup_steps=0), prepared, tmp_path / "second", progress=False, init=first
+    )
     from safetensors.torch import load_file
 
     a = load_file(str(first / "discriminator" / "model.safetensors"))
@@ -149,7 +130,8 @@ def test_training_leaves_seeds_deterministic_kernels_and_threads_as_they_were(pr
     data = PretrainData(prepared)  # the trainer alone restores the deterministic switch it sets
     the_job = data_job(job("electra", 3, deterministic=True), data.meta)
     objective = build(the_job, SpecialIds(**data.meta["special_ids"]), int(data.meta["max_seq_len"]))
-    trainer = Trainer(objective, BatchStream(data, 16, seed=1), the_job.train, tmp_path / "alone",
-                      torch.device("cpu"), progress=False)
+    trainer = Trainer(
+        objective, BatchStream(data, 16, seed=1), the_job.train, tmp_path / "alone", torch.device("cpu"), progress=False
+    )
     assert trainer.fit() == "done" and trainer.step == 3
     assert not torch.are_deterministic_algorithms_enabled()

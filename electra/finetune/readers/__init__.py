@@ -49,8 +49,15 @@ from electra.finetune.readers.common import FileReader, at, family, read_text
 from electra.finetune.readers.hub import load_hub_dataset
 from electra.finetune.tasks import TaskSpec
 
-__all__ = ["check_known_labels", "label_set", "load_hub_dataset", "read_inputs", "read_split", "split_files",
-           "unseen_labels"]
+__all__ = [
+    "check_known_labels",
+    "label_set",
+    "load_hub_dataset",
+    "read_inputs",
+    "read_split",
+    "split_files",
+    "unseen_labels",
+]
 
 SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".conll", ".txt")
 """Extensions :func:`split_files` considers."""
@@ -92,8 +99,10 @@ def _candidates(folder: Path, stems: Iterable[str]) -> dict[str, Path]:
         if not (path.is_file() and path.suffix.lower() in SUFFIXES and path.stem in wanted):
             continue
         if path.stem in by_stem:
-            raise ElectraError(f"{folder}: both {by_stem[path.stem].name} and {path.name} could be the "
-                               f"'{path.stem}' file; remove or rename one")
+            raise ElectraError(
+                f"{folder}: both {by_stem[path.stem].name} and {path.name} could be the "
+                f"'{path.stem}' file; remove or rename one"
+            )
         by_stem[path.stem] = path
     return by_stem
 
@@ -124,8 +133,9 @@ def read_split(path: Path, spec: TaskSpec) -> Split:
     readers = _READERS[family(spec)]
     reader = readers.get(path.suffix.lower())
     if reader is None:
-        raise ElectraError(f"{path}: a {spec.kind} task reads {', '.join(readers)} files, "
-                           f"not '{path.suffix or path.name}'")
+        raise ElectraError(
+            f"{path}: a {spec.kind} task reads {', '.join(readers)} files, not '{path.suffix or path.name}'"
+        )
     if not path.is_file():
         raise ElectraError(f"{path}: file not found")
     examples = reader(path, read_text(path), spec)
@@ -178,8 +188,10 @@ def check_known_labels(split: Split, labels: Sequence[str]) -> None:
         for label in _example_labels(example):
             if label not in known:
                 shown = ", ".join(labels[:30]) + (", ..." if len(labels) > 30 else "")
-                raise ElectraError(f"{at(split.path, example.line)}: label '{label}' does not occur "
-                                   f"in the training data (known: {shown})")
+                raise ElectraError(
+                    f"{at(split.path, example.line)}: label '{label}' does not occur "
+                    f"in the training data (known: {shown})"
+                )
 
 
 def unseen_labels(split: Split, labels: Sequence[str]) -> tuple[dict[str, list[int]], int]:

@@ -52,8 +52,9 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ElectraError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start}); "
-                           f"convert the file to UTF-8") from exc
+        raise ElectraError(
+            f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start}); convert the file to UTF-8"
+        ) from exc
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:

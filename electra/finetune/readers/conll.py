@@ -47,8 +47,9 @@ class _ConllLayout:
         if self.tag is not None and len(fields) <= max(self.token, self.tag):
             raise ElectraError(f"{path}:{line}: expected a token and a tag column, found {len(fields)} column(s)")
         if len(fields) != self.width:
-            raise ElectraError(f"{path}:{line}: found {len(fields)} columns, but line {self.first_line} "
-                               f"has {self.width}")
+            raise ElectraError(
+                f"{path}:{line}: found {len(fields)} columns, but line {self.first_line} has {self.width}"
+            )
         return fields[self.token], None if self.tag is None else fields[self.tag]
 
 
@@ -94,8 +95,10 @@ def _conll_layout(path: Path, line: int, fields: list[str], spec: TaskSpec) -> _
         return _ConllLayout(width, line, token, None)
     tag = _column_index(spec.tag_column, width)
     if token is None or tag is None or tag == token:
-        raise ElectraError(f"{path}:{line}: expected a token and a tag column (columns {spec.token_column} "
-                           f"and {spec.tag_column}), found {width} column(s)")
+        raise ElectraError(
+            f"{path}:{line}: expected a token and a tag column (columns {spec.token_column} "
+            f"and {spec.tag_column}), found {width} column(s)"
+        )
     return _ConllLayout(width, line, token, tag)
 
 
@@ -119,12 +122,14 @@ def _read_jsonl(path: Path, text: str, spec: TaskSpec) -> list[TaggedExample]:
         return []
     names = (spec.label_column,) if spec.label_column else TAG_KEYS
     tag_key = next((name for name in names if name in first[1]), None)
-    return [json_sentence(path, line, index, fields, tag_key)
-            for index, (line, fields) in enumerate(chain(first, records))]
+    return [
+        json_sentence(path, line, index, fields, tag_key) for index, (line, fields) in enumerate(chain(first, records))
+    ]
 
 
-def json_sentence(path: Path, line: int, index: int, fields: Mapping[str, object],
-                  tag_key: str | None) -> TaggedExample:
+def json_sentence(
+    path: Path, line: int, index: int, fields: Mapping[str, object], tag_key: str | None
+) -> TaggedExample:
     """A sentence from its ``tokens`` and (unless ``tag_key`` is None) its tags."""
     words = _string_list(path, line, "tokens", field_value(path, line, fields, "tokens"))
     if not words:
@@ -139,13 +144,15 @@ def json_sentence(path: Path, line: int, index: int, fields: Mapping[str, object
 
 def _string_list(path: Path, line: int, key: str, value: object) -> tuple[str, ...]:
     """A JSON list of strings (integers, such as exported tag ids, are written as text)."""
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                              for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
         raise ElectraError(f"{path}:{line}: '{key}' should be a list of strings")
     return tuple(str(v) for v in value)
 
 
 READERS: dict[str, FileReader] = {
-    ".conll": _read_conll, ".txt": _read_conll, ".tsv": _read_conll, ".jsonl": _read_jsonl,
+    ".conll": _read_conll,
+    ".txt": _read_conll,
+    ".tsv": _read_conll,
+    ".jsonl": _read_jsonl,
 }
 """File extension -> reader of the decoded text."""

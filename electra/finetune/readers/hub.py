@@ -52,8 +52,10 @@ def _import_datasets():
     try:
         import datasets
     except ImportError:
-        raise ElectraError("reading a Hugging Face hub dataset needs the datasets package: "
-                           "pip install datasets (local data files never need it)") from None
+        raise ElectraError(
+            "reading a Hugging Face hub dataset needs the datasets package: "
+            "pip install datasets (local data files never need it)"
+        ) from None
     return datasets
 
 
@@ -112,7 +114,8 @@ def _hub_qa_examples(path: Path, rows: Any, spec: TaskSpec) -> list[QaExample]:
         where = f"row {index}"
         answers = tuple(
             located_answer(path, where, qid, index + 1, context, {"text": text, "answer_start": start})
-            for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"]))
+            for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"])
+        )
         examples.append(QaExample(qid, row["question"], context, answers, not answers, index + 1))
     return examples
 

@@ -75,8 +75,9 @@ def _squad_questions(path: Path, document: Mapping[str, object]) -> Iterator[tup
                 yield question_at, context, _object(path, question, question_at)
 
 
-def _qa_example(path: Path, where: str, context: str, question: Mapping, v2: bool,
-                id_lines: Mapping[str, int]) -> QaExample:
+def _qa_example(
+    path: Path, where: str, context: str, question: Mapping, v2: bool, id_lines: Mapping[str, int]
+) -> QaExample:
     raw_id = _member(path, question, "id", where, (str, int))
     qid = str(raw_id)
     line = id_lines.get(qid, 0) if isinstance(raw_id, str) else 0
@@ -85,10 +86,16 @@ def _qa_example(path: Path, where: str, context: str, question: Mapping, v2: boo
         return QaExample(qid, text, context, (), False, line)
     raw_answers = _member(path, question, "answers", where, list)
     impossible = bool(question.get("is_impossible", v2 and not raw_answers))
-    answers = () if impossible else tuple(
-        located_answer(path, f"{where}.answers[{n}]", qid, line, context,
-                       _object(path, answer, f"{where}.answers[{n}]"))
-        for n, answer in enumerate(raw_answers))
+    answers = (
+        ()
+        if impossible
+        else tuple(
+            located_answer(
+                path, f"{where}.answers[{n}]", qid, line, context, _object(path, answer, f"{where}.answers[{n}]")
+            )
+            for n, answer in enumerate(raw_answers)
+        )
+    )
     return QaExample(qid, text, context, answers, impossible, line)
 
 
@@ -100,8 +107,9 @@ def located_answer(path: Path, where: str, qid: str, line: int, context: str, an
         raise ElectraError(f"{at(path, line)}: question '{qid}': {where} has an empty text")
     found = _locate(text, context, start)
     if found is None:
-        raise ElectraError(f"{at(path, line)}: question '{qid}': answer {text!r} (at {start}) "
-                           f"does not occur in its context")
+        raise ElectraError(
+            f"{at(path, line)}: question '{qid}': answer {text!r} (at {start}) does not occur in its context"
+        )
     return Answer(text, found)
 
 
@@ -131,7 +139,6 @@ def _object(path: Path, value: object, where: str) -> Mapping:
     if not isinstance(value, dict):
         raise ElectraError(f"{path}: {where}: expected an object, found {json.dumps(value)[:60]}")
     return value
-
 
 
 READERS: dict[str, FileReader] = {".json": _read_squad}

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from electra.errors import ElectraError
 from electra.finetune.examples import TextExample
-from electra.finetune.readers.common import (FileReader, Record, Row, at, chain, field_value, json_lines,
-                                             numbered_lines)
+from electra.finetune.readers.common import FileReader, Record, Row, at, chain, field_value, json_lines, numbered_lines
 from electra.finetune.tasks import DEFAULT_LABEL_COLUMNS, DEFAULT_TEXT_COLUMNS, TaskSpec
 
 ID_COLUMNS = ("id", "index", "idx")
@@ -105,8 +104,7 @@ def _read_jsonl(path: Path, text: str, spec: TaskSpec) -> list[TextExample]:
     if first is None:
         return []
     columns = choose_columns(at(path, first[0]), list(first[1]), _file_columns(spec))
-    return [_text_example(path, record, index, columns, spec)
-            for index, record in enumerate(chain(first, records))]
+    return [_text_example(path, record, index, columns, spec) for index, record in enumerate(chain(first, records))]
 
 
 def _file_columns(spec: TaskSpec) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
@@ -116,16 +114,19 @@ def _file_columns(spec: TaskSpec) -> tuple[tuple[tuple[str, ...], ...], tuple[st
     return texts, labels
 
 
-def choose_columns(source: Path | str, available: Sequence[str],
-                   candidates: tuple[Sequence[tuple[str, ...]], Sequence[str]]) -> Columns:
+def choose_columns(
+    source: Path | str, available: Sequence[str], candidates: tuple[Sequence[tuple[str, ...]], Sequence[str]]
+) -> Columns:
     """The first text-column set fully present, the first label column present (none: the file
     is unlabelled) and the id column, if any."""
     text_candidates, label_candidates = candidates
     texts = next((names for names in text_candidates if all(name in available for name in names)), None)
     if texts is None:
         wanted = " or ".join("+".join(f"'{name}'" for name in names) for names in text_candidates)
-        raise ElectraError(f"{source}: no text column(s) {wanted}; the file has columns "
-                           f"{', '.join(repr(name) for name in available)}; name yours with --text-columns")
+        raise ElectraError(
+            f"{source}: no text column(s) {wanted}; the file has columns "
+            f"{', '.join(repr(name) for name in available)}; name yours with --text-columns"
+        )
     label = next((name for name in label_candidates if name in available), None)
     guid = next((name for name in ID_COLUMNS if name in available and name not in texts), None)
     return Columns(texts, label, guid)
@@ -139,8 +140,9 @@ def _text_example(path: Path, record: Record, index: int, columns: Columns, spec
     return labelled_text(path, line, index, fields, columns, label)
 
 
-def labelled_text(path: Path, line: int, index: int, fields: Mapping[str, object], columns: Columns,
-                  label: str | float | None) -> TextExample:
+def labelled_text(
+    path: Path, line: int, index: int, fields: Mapping[str, object], columns: Columns, label: str | float | None
+) -> TextExample:
     """The example's texts (not all empty) and guid, with its label already read."""
     texts = tuple(_text_field(path, line, fields, name) for name in columns.texts)
     if not any(text.strip() for text in texts):
@@ -183,8 +185,7 @@ def _class_name(path: Path, line: int, column: str, value: object) -> str:
         return str(int(value))
     if isinstance(value, float):
         return str(value)
-    raise ElectraError(f"{path}:{line}: label column '{column}' should be a string or a number, "
-                       f"found {value!r:.60}")
+    raise ElectraError(f"{path}:{line}: label column '{column}' should be a string or a number, found {value!r:.60}")
 
 
 def has_header(text: str, spec: TaskSpec) -> bool:
@@ -202,9 +203,11 @@ def read_plain(path: Path, text: str, spec: TaskSpec) -> list[TextExample]:
             continue
         texts = tuple(line.split("\t"))
         if spec.text_columns and len(texts) != len(spec.text_columns):
-            raise ElectraError(f"{path}:{number}: {len(texts)} tab-separated text(s), but the model reads "
-                               f"{len(spec.text_columns)} ({', '.join(spec.text_columns)}); plain text holds "
-                               "one example a line, a tab between a pair's texts")
+            raise ElectraError(
+                f"{path}:{number}: {len(texts)} tab-separated text(s), but the model reads "
+                f"{len(spec.text_columns)} ({', '.join(spec.text_columns)}); plain text holds "
+                "one example a line, a tab between a pair's texts"
+            )
         examples.append(TextExample(str(len(examples)), texts, None, number))
     return examples
 
