@@ -314,7 +314,7 @@ def validate_parser() -> ArgumentParser:
 
 
 def run_validate(ns: Namespace) -> None:
-    from electra.validate import validate
+    from electra.commands.validate import validate
 
     result = validate(
         ns.model, ns.data, batch_size=ns.batch_size, max_examples=ns.max_examples, seed=ns.seed, device=ns.device
@@ -343,7 +343,7 @@ def demo_parser() -> ArgumentParser:
 
 
 def run_demo(ns: Namespace) -> None:
-    from electra import demo
+    from electra.commands import demo
 
     if ns.shipped_model_path:
         print(demo.shipped_pair_path())
@@ -540,7 +540,7 @@ def export_parser() -> ArgumentParser:
 
 
 def run_export(ns: Namespace) -> None:
-    from electra.export import export
+    from electra.commands.export import export
 
     folder = export(ns.src, ns.out, ns.part, ns.overwrite)
     print(f"exported {folder} -> {ns.out}", file=sys.stderr)
@@ -550,7 +550,7 @@ def run_export(ns: Namespace) -> None:
 
 
 def bench_parser() -> ArgumentParser:
-    from electra.bench import BenchConfig
+    from electra.commands.bench import BenchConfig
 
     parser = ArgumentParser(
         prog="electra bench", description="Time our pretraining step against transformers' ELECTRA classes."
@@ -564,7 +564,7 @@ def bench_parser() -> ArgumentParser:
 
 
 def run_bench(ns: Namespace) -> None:
-    from electra.bench import BenchConfig, main
+    from electra.commands.bench import BenchConfig, main
 
     fields = [f.name for f in dataclasses.fields(BenchConfig) if f.name not in ("compile", "memory")]
     cfg = BenchConfig(**{name: ns[name] for name in fields}, compile=ns.compile, memory=not ns.no_memory)
@@ -593,15 +593,15 @@ def detect_parser(prog: str, description: str, model_help: str) -> ArgumentParse
 
 
 def run_detect(ns: Namespace) -> None:
-    from electra.detect import detect, load_detector
+    from electra.commands.detect import detect, load_detector
 
     discriminator, tokenizer = load_detector(ns.model)
     _show_scores(ns, detect(discriminator, tokenizer, ns.text), f"electra detect: {ns.model}")
 
 
 def run_corrupt(ns: Namespace) -> None:
-    from electra.detect import corrupt
-    from electra.validate import load_pair
+    from electra.commands.detect import corrupt
+    from electra.commands.validate import load_pair
 
     if not 0 < ns.mask_prob < 1:
         raise ElectraError(f"--mask-prob must be in (0, 1), got {ns.mask_prob}")
@@ -609,7 +609,7 @@ def run_corrupt(ns: Namespace) -> None:
 
 
 def _show_scores(ns: Namespace, scores, title: str) -> None:
-    from electra.detect import as_json, html_page, terminal_table
+    from electra.commands.detect import as_json, html_page, terminal_table
     from electra.files import write_text_atomic
 
     if ns.html is not None:
@@ -632,7 +632,7 @@ def plot_parser() -> ArgumentParser:
 
 
 def run_plot(ns: Namespace) -> None:
-    from electra.plot import plot_run
+    from electra.commands.plot import plot_run
 
     for path in plot_run(ns.run, ns.out):
         print(path)
@@ -697,8 +697,8 @@ def compare_parser() -> ArgumentParser:
 
 
 def run_compare(ns: Namespace) -> None:
-    from electra.compare import CompareJob
-    from electra.compare import run_compare as compare
+    from electra.commands.compare import CompareJob
+    from electra.commands.compare import run_compare as compare
 
     try:
         fractions = tuple(float(x) for x in ns.fractions.split(","))
@@ -768,8 +768,8 @@ def glue_parser() -> ArgumentParser:
 
 
 def run_glue(ns: Namespace) -> None:
-    from electra.glue import GlueJob
-    from electra.glue import run_glue as glue
+    from electra.commands.glue import GlueJob
+    from electra.commands.glue import run_glue as glue
 
     job = GlueJob(
         model=ns.model,

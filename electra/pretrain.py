@@ -24,10 +24,11 @@ from electra.flops import slot_share
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES, Objective, objective_class
+from electra.runtime import preserved_torch_state, resolve_device
 from electra.tokenizer import SpecialIds
 from electra.train import checkpoint, distributed, sinks
 from electra.train import resume as resume_checks
-from electra.train.loop import Trainer, preserved_torch_state, resolve_device
+from electra.train.loop import Trainer
 from electra.train.optim import warmup_warning
 
 BERT_SPECIAL_IDS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)

@@ -15,7 +15,7 @@ CORPUS = FIXTURES / "corpus"
 def _restore_torch_state():
     """Seeds, the deterministic-algorithms switch and thread counts a test changes do not leak
     into the next test."""
-    from electra.train.loop import preserved_torch_state
+    from electra.runtime import preserved_torch_state
 
     with preserved_torch_state():
         yield

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from electra import cli
-from electra.bench import BASELINES, BERT_SPECIALS, BenchConfig, synthetic_batch
+from electra.commands.bench import BASELINES, BERT_SPECIALS, BenchConfig, synthetic_batch
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.objectives import OBJECTIVES
 

@@ -195,7 +195,7 @@ def test_a_few_small_preset_steps_run_on_cpu(prepared, tmp_path):
 
 
 def test_validate_rejects_nonpositive_sizes(capsys):
-    from electra.demo import shipped_pair_path
+    from electra.commands.demo import shipped_pair_path
 
     assert main(["validate", "--model", str(shipped_pair_path()), "--data", str(CORPUS), "--batch-size", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err

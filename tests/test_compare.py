@@ -10,7 +10,7 @@ import random
 import pytest
 
 from electra import cli
-from electra.compare import CompareJob, arm_job, verdict
+from electra.commands.compare import CompareJob, arm_job, verdict
 from electra.config import FinetuneConfig
 from electra.data.loader import load_meta
 from electra.errors import ElectraError

@@ -2,11 +2,11 @@
 
 import torch
 
-from electra import demo
+from electra.commands import demo
+from electra.commands.validate import load_pair
 from electra.config import ModelConfig
 from electra.model.io import save_network
 from electra.model.networks import build_pair
-from electra.validate import load_pair
 
 
 def make_pair(folder, tokenizer_dir, seed):

@@ -8,8 +8,8 @@ import statistics
 import pytest
 
 from electra import cli
-from electra.demo import shipped_pair_path
-from electra.detect import detect, load_detector
+from electra.commands.demo import shipped_pair_path
+from electra.commands.detect import detect, load_detector
 
 SHIPPED = str(shipped_pair_path())
 

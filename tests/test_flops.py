@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from electra.bench import BERT_SPECIALS, BenchConfig, synthetic_batch
+from electra.commands.bench import BERT_SPECIALS, BenchConfig, synthetic_batch
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.flops import slot_share
 from electra.objectives import OBJECTIVES

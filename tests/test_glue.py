@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from electra.cli import main
+from electra.commands.demo import shipped_pair_path
+from electra.commands.glue import AVERAGE_RULE, GlueJob, plan
 from electra.config import ModelConfig
-from electra.demo import shipped_pair_path
-from electra.glue import AVERAGE_RULE, GlueJob, plan
 from electra.model.io import read_config, save_network
 from electra.model.networks import build_pair
 

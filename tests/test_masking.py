@@ -6,12 +6,12 @@ from electra.masking import (
     bert_corruption,
     mask_for_generator,
     prediction_slots,
-    sample_tokens,
     select_positions,
     selection_counts,
     slots_per_row,
     write_samples,
 )
+from electra.sampling import sample_tokens
 
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 SPECIAL = torch.tensor([CLS, SEP, MASK, PAD])

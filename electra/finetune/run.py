@@ -37,9 +37,9 @@ from electra.finetune.train import evaluate, fit, model_outputs
 from electra.model.heads import TaskModel
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator, save_network
 from electra.model.networks import apply_init_scheme
+from electra.runtime import resolve_device
 from electra.tokenizer import load_tokenizer, special_ids
 from electra.train import sinks
-from electra.train.loop import resolve_device
 
 
 @dataclass(frozen=True)

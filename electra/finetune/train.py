@@ -30,7 +30,8 @@ from electra.config import FinetuneConfig
 from electra.finetune.examples import Split
 from electra.finetune.featurize import Features, collate
 from electra.finetune.problems import Problem
-from electra.train.optim import linear_schedule, no_decay
+from electra.train.optim import linear_schedule
+from electra.train.optim import param_groups as optim_param_groups
 from electra.train.sinks import Sink
 
 LAYER = re.compile(r"^electra\.encoder\.layer\.(\d+)\.")
@@ -53,18 +54,8 @@ def layerwise_lrs(model: nn.Module, lr: float, decay: float) -> dict[str, float]
 
 
 def param_groups(model: nn.Module, lr: float, decay: float, weight_decay: float) -> list[dict]:
-    """One AdamW group per (rate, decayed or not); biases and LayerNorm get no weight decay."""
-    rates = layerwise_lrs(model, lr, decay)
-    groups: dict[tuple[float, bool], dict] = {}
-    for name, param in model.named_parameters():
-        decayed = weight_decay > 0 and not no_decay(name)
-        group = groups.setdefault(
-            (rates[name], decayed),
-            {"params": [], "names": [], "lr": rates[name], "weight_decay": weight_decay if decayed else 0.0},
-        )
-        group["params"].append(param)
-        group["names"].append(name)
-    return list(groups.values())
+    """AdamW groups at the layer-wise rates (``electra.train.optim.param_groups``)."""
+    return optim_param_groups(model, weight_decay, layerwise_lrs(model, lr, decay).__getitem__)
 
 
 @dataclass

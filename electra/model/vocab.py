@@ -20,7 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from electra.masking import draw_inverse_cdf, sampling_probs
+from electra.sampling import draw_inverse_cdf, sampling_probs
 
 CHUNK_ROWS = 64
 """Rows per chunk: 64 x 30522 fp32 logits are 7.8 MB."""

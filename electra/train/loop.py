@@ -38,6 +38,7 @@ from electra.errors import ElectraError
 from electra.files import write_json
 from electra.masking import RowRng
 from electra.model.io import save_network
+from electra.runtime import deterministic_kernels
 from electra.train import checkpoint, sinks
 from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
 from electra.train.optim import (
@@ -55,45 +56,11 @@ COUNTERS = frozenset({"steps", "finite_steps", "skipped_steps"})
 """Window entries that count steps (the same on every process), not data (summed over processes)."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; a clear error for unknown or absent devices."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ElectraError(f"invalid device {name!r} ({exc})") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ElectraError(f"device {name!r} requested but CUDA is not available on this machine")
-    return device
-
-
 def compile_networks(objective: nn.Module) -> None:
     """``torch.compile`` each network in place (state-dict keys unchanged). Masking and sampling
     stay eager: they draw from an explicit ``torch.Generator``, which dynamo cannot trace."""
     for network in objective.networks().values():
         network.compile()
-
-
-@contextmanager
-def preserved_torch_state():
-    """Restore on exit what training changes process-wide: the deterministic-algorithms switch,
-    the CPU and CUDA RNG states (seeds) and the intra-op thread count. Usable as a decorator
-    (``@preserved_torch_state()``) on an entry point, and by the test suite between tests."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    cpu_rng = torch.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    threads = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        torch.set_rng_state(cpu_rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
 
 
 @dataclass
@@ -407,16 +374,9 @@ class Trainer:
         write_json(self.run_dir / "schedule.json", summary)
         print(describe_schedule(summary), file=sys.stderr)
 
-    @contextmanager
     def _deterministic(self):
         """``train.deterministic``: deterministic kernels while training, the previous setting after."""
-        before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-        if self.cfg.deterministic:
-            torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        return deterministic_kernels(self.cfg.deterministic)
 
     @contextmanager
     def _stop_on_signals(self):

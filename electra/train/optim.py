@@ -26,13 +26,26 @@ def no_decay(name: str) -> bool:
     return name.endswith("bias") or "LayerNorm" in name
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups, each parameter once (shared and tied tensors are deduplicated)."""
-    decay, keep = [], []
+def param_groups(model: nn.Module, weight_decay: float, lr_of: Callable[[str], float] | None = None) -> list[dict]:
+    """AdamW groups, one per (learning rate, decayed or not), each parameter once (shared and tied
+    tensors are deduplicated); biases and LayerNorm get no weight decay. ``lr_of(name)`` gives each
+    parameter its own rate (fine-tuning's layer-wise decay); without it there are two groups, the
+    decayed one first, at the optimizer's rate (pretraining)."""
+    groups: dict[tuple[float | None, bool], dict] = {}
+    if lr_of is None:
+        for decayed in (True, False):
+            groups[None, decayed] = {"params": [], "names": [], "weight_decay": weight_decay if decayed else 0.0}
     for name, param in model.named_parameters():  # named_parameters() already skips duplicates
-        if param.requires_grad:
-            (keep if no_decay(name) else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+        if not param.requires_grad:
+            continue
+        decayed = not no_decay(name)
+        rate = None if lr_of is None else lr_of(name)
+        group = groups.setdefault(
+            (rate, decayed), {"params": [], "names": [], "lr": rate, "weight_decay": weight_decay if decayed else 0.0}
+        )
+        group["params"].append(param)
+        group["names"].append(name)
+    return list(groups.values())
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from electra.cli import main
-from electra.demo import shipped_pair_path
+from electra.commands.demo import shipped_pair_path
 from electra.finetune.run import load_finetuned
 from electra.model.io import load_network
 from electra.model.networks import Discriminator, Generator

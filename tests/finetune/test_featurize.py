@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from electra.demo import shipped_pair_path
+from electra.commands.demo import shipped_pair_path
 from electra.finetune.examples import Answer, QaExample, TaggedExample, TextExample
 from electra.finetune.featurize import IGNORE, collate, encode_qa, encode_tagged, encode_texts, window_starts
 from electra.finetune.qa import best_span_in_window, best_spans

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from electra.cli import main
-from electra.demo import shipped_pair_path
+from electra.commands.demo import shipped_pair_path
 
 MODEL = str(shipped_pair_path())
 FAST = ["--lr", "1e-3", "--no-progress"]

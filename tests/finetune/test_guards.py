@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from electra.cli import main
-from electra.demo import shipped_pair_path
+from electra.commands.demo import shipped_pair_path
 from electra.finetune import metrics
 from electra.model.io import is_pair_generator
 

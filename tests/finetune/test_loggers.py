@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from electra.cli import main
-from electra.demo import shipped_pair_path
+from electra.commands.demo import shipped_pair_path
 from electra.train.sinks import scalars
 
 PAIR = shipped_pair_path()

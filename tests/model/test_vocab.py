@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from electra.masking import sample_tokens
 from electra.model.vocab import project_loss_sample
+from electra.sampling import sample_tokens
 
 
 def reference(hidden, head, targets, valid, rng_seed, temperature, forbid):

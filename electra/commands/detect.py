@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from electra.commands.validate import Pair
 from electra.config import ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
@@ -22,7 +23,6 @@ from electra.model.io import load_network, network_folder
 from electra.model.networks import Discriminator
 from electra.objectives import ElectraObjective
 from electra.tokenizer import load_tokenizer
-from electra.validate import Pair
 
 FLAG = 0.5
 """A token with P(replaced) above this is flagged."""

@@ -45,11 +45,13 @@ from electra.data.loader import PretrainBatch
 from electra.errors import ElectraError
 from electra.files import write_json
 from electra.flops import slot_share
-from electra.masking import bert_corruption, mask_for_generator, sample_tokens, write_samples
+from electra.masking import bert_corruption, mask_for_generator, write_samples
 from electra.objectives import objective_class
 from electra.objectives.base import PositionSelector
+from electra.runtime import resolve_device
+from electra.sampling import sample_tokens
 from electra.tokenizer import SpecialIds
-from electra.train.loop import Trainer, resolve_device
+from electra.train.loop import Trainer
 
 BERT_SPECIALS = SpecialIds(pad=0, unk=100, cls=101, sep=102, mask=103)
 """Special-token ids of the bert-base-uncased vocabulary (30,522 ids) the presets assume."""

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import torch
 
+from electra.commands.validate import Pair, load_pair
 from electra.config import ObjectiveConfig, PrepareConfig, tiny
 from electra.data.loader import PretrainBatch
 from electra.data.prepare import prepare
 from electra.errors import ElectraError
 from electra.objectives import ElectraObjective
 from electra.pretrain import PretrainJob, run_pretraining
-from electra.validate import Pair, load_pair
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parent.parent / "assets"
 DEFAULT_SENTENCE = (
     "The President said that the nation must work together to build a stronger "
     "economy and a better future for all of our children."

@@ -27,6 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from electra.commands.plot import pyplot, save_figure
 from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
@@ -34,7 +35,6 @@ from electra.files import write_json, write_text_atomic
 from electra.finetune.run import FinetuneJob, finetune
 from electra.objectives import NETWORK_FOLDERS, OBJECTIVES, objective_class
 from electra.objectives.pieces import PLATEAU_TOLERANCE
-from electra.plot import pyplot, save_figure
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
 from electra.train.optim import mean_step_flops, steps_for_flops
 

@@ -24,8 +24,8 @@ from electra.errors import ElectraError
 from electra.model.io import load_network
 from electra.model.networks import Discriminator, Generator
 from electra.objectives import ElectraObjective
+from electra.runtime import resolve_device
 from electra.tokenizer import SpecialIds, load_tokenizer, special_ids
-from electra.train.loop import resolve_device
 
 
 @dataclass
