@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, discriminator_head_forward, encoder_forward, generator_head_forward
-from electra.masking import Rng, mask_for_generator, write_samples
-from electra.model.networks import CopyingMlm, Generator, build_pair
-from electra.objectives.base import LossTerm, Objective, StepOutput
-from electra.objectives.pieces import generator_outputs, mlm_metrics, mlm_stats, ratio
-from electra.tokenizer import SpecialIds
+from electra.masking import Rng
+from electra.model.networks import CopyingMlm
+from electra.objectives.base import LossTerm, StepOutput
+from electra.objectives.pieces import generator_corruption, mlm_metrics, mlm_stats, ratio
+from electra.objectives.replace_mlm import ReplaceMlmObjective
 
 
 def copy_mixture_nll(
@@ -27,7 +26,7 @@ def copy_mixture_nll(
     return -torch.where(inputs == targets, torch.logaddexp(log_copy, generate), generate)
 
 
-class AllTokensMlmObjective(Objective):
+class AllTokensMlmObjective(ReplaceMlmObjective):
     """Generator samples fill the selected positions as in ELECTRA; the model (a full-size masked
     LM with a copy head) predicts the original token at *every* real position. Its output puts
     weight D (a sigmoid of the copy head) on the input token and 1 − D on its vocabulary softmax.
@@ -38,39 +37,19 @@ class AllTokensMlmObjective(Objective):
     small presets, large for ``base``/``large`` at long sequences."""
 
     name = "all-tokens-mlm"
-    encoder = "mlm"
-    folders = ("mlm", "generator")
-
-    def __init__(
-        self, generator: Generator, model: CopyingMlm, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int
-    ) -> None:
-        super().__init__(cfg, special, max_seq_len)
-        self.generator = generator
-        self.mlm = model
-
-    @classmethod
-    def build(
-        cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
-    ) -> AllTokensMlmObjective:
-        generator, main = build_pair(model, recipe.generator_fraction, recipe.generator_layers, main=CopyingMlm)
-        return cls(generator, main, recipe, special, max_seq_len)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"mlm": self.mlm, "generator": self.generator}
+    model_class = CopyingMlm
+    mlm: CopyingMlm
 
     def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:
         ids, attn = batch.input_ids, batch.attention_mask
-        selection = self.select(batch, rng)
-        gen_input, masked = mask_for_generator(ids, selection.mask, self.special.mask, self.cfg.mask_token_prob, rng)
-        targets = ids.gather(1, selection.index)  # (B, P)
-        gen = generator_outputs(self.generator, gen_input, batch, selection, targets, rng, self.cfg)
-        replaced_input, replaced = write_samples(ids, selection.index, selection.valid, gen.samples)
-        copy_logits, vocab_logits = self.mlm.copy_and_vocab(replaced_input, attn, batch.token_type_ids)
+        c = generator_corruption(self, self.generator, batch, rng)
+        gen = c.generator
+        copy_logits, vocab_logits = self.mlm.copy_and_vocab(c.corrupted, attn, batch.token_type_ids)
         real = attn.bool()
-        nll = copy_mixture_nll(copy_logits, vocab_logits, replaced_input, ids)
+        nll = copy_mixture_nll(copy_logits, vocab_logits, c.corrupted, ids)
         main_loss = (nll * real).sum() / real.sum()
-        stats = mlm_stats(gen.predictions, targets, selection, masked, gen.loss)
-        changed = replaced.bool() & real
+        stats = mlm_stats(gen.predictions, c.targets, c.selection, c.masked, gen.loss)
+        changed = c.replaced.bool() & real
         fixed = (vocab_logits.detach().argmax(-1) == ids) & changed
         stats.update(
             main_loss_sum=main_loss.detach() * real.sum(),
@@ -109,7 +88,3 @@ class AllTokensMlmObjective(Objective):
             main_loss=ratio(stats, "main_loss_sum", "real_tokens"), main_acc=ratio(stats, "replaced_fixed", "replaced")
         )
         return row
-
-    @staticmethod
-    def progress_fields(row: dict) -> dict[str, str]:
-        return {"main_acc": f"{row['main_acc']:.3f}"}

@@ -10,13 +10,13 @@ from torch import nn
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, discriminator_head_forward, encoder_forward, generator_head_forward
-from electra.masking import Rng, mask_for_generator, write_samples
+from electra.masking import Rng
 from electra.model.networks import Discriminator, Generator, build_pair
 from electra.objectives.base import Health, LossTerm, Objective, Selection, StepOutput
 from electra.objectives.pieces import (
     discriminator_health,
     discriminator_progress,
-    generator_outputs,
+    generator_corruption,
     mlm_stats,
     rtd_loss,
     rtd_metrics,
@@ -79,15 +79,19 @@ class ElectraObjective(Objective):
 
     def run(self, batch: PretrainBatch, rng: Rng) -> RtdForward:
         """Select, mask, predict, sample, write and detect."""
-        ids, attn, types = batch.input_ids, batch.attention_mask, batch.token_type_ids
-        selection = self.select(batch, rng)
-        gen_input, masked = mask_for_generator(ids, selection.mask, self.special.mask, self.cfg.mask_token_prob, rng)
-        targets = ids.gather(1, selection.index)  # (B, P)
-        gen = generator_outputs(self.generator, gen_input, batch, selection, targets, rng, self.cfg)
-        disc_input, labels = write_samples(ids, selection.index, selection.valid, gen.samples)
-        disc_logits = self.discriminator(disc_input, attn, types)  # (B, T)
+        c = generator_corruption(self, self.generator, batch, rng)
+        disc_logits = self.discriminator(c.corrupted, batch.attention_mask, batch.token_type_ids)  # (B, T)
+        gen = c.generator
         return RtdForward(
-            selection, masked, gen.loss, gen.predictions, targets, gen.samples, disc_input, disc_logits, labels
+            c.selection,
+            c.masked,
+            gen.loss,
+            gen.predictions,
+            c.targets,
+            gen.samples,
+            c.corrupted,
+            disc_logits,
+            c.replaced,
         )
 
     def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from electra.config import ObjectiveConfig
 from electra.data.loader import PretrainBatch
-from electra.masking import Rng, uniform
+from electra.masking import Rng, mask_for_generator, uniform, write_samples
 from electra.model.networks import Generator
 from electra.model.vocab import VocabOutput, project_loss_sample
-from electra.objectives.base import Health, Selection
+from electra.objectives.base import Health, Objective, Selection
 
 
 def generator_outputs(
@@ -41,6 +42,32 @@ def generator_outputs(
     )
     samples = None if out.samples is None else out.samples.view(targets.shape)
     return VocabOutput(out.loss, out.predictions.view(targets.shape), samples)
+
+
+class Corruption(NamedTuple):
+    """ELECTRA's corruption of a batch: the generator's pass at the selected positions and its
+    samples written into the input."""
+
+    selection: Selection
+    masked: torch.Tensor  # (B, T) bool: the selected positions shown to the generator as [MASK]
+    targets: torch.Tensor  # (B, P) original ids at the slots
+    generator: VocabOutput  # its MLM loss, argmax and samples at the slots
+    corrupted: torch.Tensor  # (B, T) original ids with the samples written in
+    replaced: torch.Tensor  # (B, T) 1 where a sample differs from the original
+
+
+def generator_corruption(objective: Objective, generator: Generator, batch: PretrainBatch, rng: Rng) -> Corruption:
+    """Select positions, show 85% of them to ``generator`` as [MASK], sample its replacements
+    and write them into the input: the first half of every generator-based objective."""
+    ids = batch.input_ids
+    selection = objective.select(batch, rng)
+    gen_input, masked = mask_for_generator(
+        ids, selection.mask, objective.special.mask, objective.cfg.mask_token_prob, rng
+    )
+    targets = ids.gather(1, selection.index)  # (B, P)
+    gen = generator_outputs(generator, gen_input, batch, selection, targets, rng, objective.cfg)
+    corrupted, replaced = write_samples(ids, selection.index, selection.valid, gen.samples)
+    return Corruption(selection, masked, targets, gen, corrupted, replaced)
 
 
 def rtd_loss(logits: torch.Tensor, labels: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, encoder_forward, generator_head_forward
-from electra.masking import Rng, mask_for_generator, write_samples
+from electra.masking import Rng
 from electra.model.networks import Generator, build_pair
 from electra.objectives.base import LossTerm, Objective, StepOutput
-from electra.objectives.pieces import generator_outputs, mlm_metrics, mlm_stats, ratio
+from electra.objectives.pieces import generator_corruption, generator_outputs, mlm_metrics, mlm_stats, ratio
 from electra.tokenizer import SpecialIds
 
 
@@ -24,6 +26,8 @@ class ReplaceMlmObjective(Objective):
     name = "replace-mlm"
     encoder = "mlm"
     folders = ("mlm", "generator")
+    model_class: ClassVar[type[Generator]] = Generator
+    """The kept network: a masked LM of the full size."""
 
     def __init__(
         self, generator: Generator, model: Generator, cfg: ObjectiveConfig, special: SpecialIds, max_seq_len: int
@@ -36,21 +40,17 @@ class ReplaceMlmObjective(Objective):
     def build(
         cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
     ) -> ReplaceMlmObjective:
-        generator, main = build_pair(model, recipe.generator_fraction, recipe.generator_layers, main=Generator)
+        generator, main = build_pair(model, recipe.generator_fraction, recipe.generator_layers, main=cls.model_class)
         return cls(generator, main, recipe, special, max_seq_len)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"mlm": self.mlm, "generator": self.generator}
 
     def forward(self, batch: PretrainBatch, rng: Rng) -> StepOutput:
-        ids = batch.input_ids
-        selection = self.select(batch, rng)
-        gen_input, masked = mask_for_generator(ids, selection.mask, self.special.mask, self.cfg.mask_token_prob, rng)
-        targets = ids.gather(1, selection.index)  # (B, P)
-        gen = generator_outputs(self.generator, gen_input, batch, selection, targets, rng, self.cfg)
-        replaced_input, _ = write_samples(ids, selection.index, selection.valid, gen.samples)
-        main = generator_outputs(self.mlm, replaced_input, batch, selection, targets, None, self.cfg)
-        stats = mlm_stats(gen.predictions, targets, selection, masked, gen.loss)
+        c = generator_corruption(self, self.generator, batch, rng)
+        selection, targets, gen = c.selection, c.targets, c.generator
+        main = generator_outputs(self.mlm, c.corrupted, batch, selection, targets, None, self.cfg)
+        stats = mlm_stats(gen.predictions, targets, selection, c.masked, gen.loss)
         correct = (main.predictions == targets) & selection.valid
         stats.update(
             main_loss_sum=main.loss.detach() * stats["selected"],
