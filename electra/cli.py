@@ -1,8 +1,12 @@
 """The ``electra`` command: one typed parser per subcommand, each mapped straight to a function.
 
-Config fields are overridden as ``--model.hidden_size 64``, ``--recipe.disc_weight 30``,
-``--train.lr 1e-3`` or from a YAML file with ``--config run.yaml`` (keys ``model``, ``recipe``,
-``train``). Values are validated before any work starts; the message names the field.
+Options backed by a config dataclass come from one mechanism, :func:`add_config_options`:
+jsonargparse generates them from the fields (type, default, and the docstring under the field as
+help). Inside a group they read ``--model.hidden_size 64``, ``--recipe.disc_weight 30``,
+``--train.lr 1e-3`` (also from a YAML file with ``--config run.yaml``, keys ``model``, ``recipe``,
+``train``); at the top level ``--layer-decay 0.8``. Values are validated before any work starts:
+the dataclasses raise :class:`~electra.errors.ConfigError`, whose field :func:`config_from`
+qualifies with the group.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import dataclasses
 import json
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Optional
 
@@ -29,7 +33,7 @@ from electra.config import (
     TrainConfig,
     preset,
 )
-from electra.errors import ElectraError, Preempted
+from electra.errors import ConfigError, ElectraError, Preempted
 from electra.objectives import OBJECTIVES
 
 set_parsing_settings(docstring_parse_attribute_docstrings=True)  # field docstrings become --help text
@@ -53,6 +57,80 @@ commands:
   glue       fine-tune on every GLUE task of a download; the paper's table
 
 Run 'electra <command> --help' for the options of a command."""
+
+
+# ---------------------------------------------------------------- config-backed options
+
+
+def add_config_options(
+    parser: ArgumentParser, cls, group: str | None = None, *, default=None, skip: Iterable[str] = ()
+) -> None:
+    """One typed option per field of the config dataclass ``cls`` (but those in ``skip``), with the
+    field's default (or ``default``'s value) and the docstring under the field as help; jsonargparse
+    generates them. In a group they are ``--GROUP.field_name``; at the top level they are spelled
+    ``--field-name``, as this CLI's other options are."""
+    first = len(parser._actions)
+    parser.add_class_arguments(cls, group, default=default, skip=set(skip))
+    if group is None:
+        for action in parser._actions[first:]:
+            _respell(parser, action, [option.replace("_", "-") for option in action.option_strings])
+
+
+def _respell(parser: ArgumentParser, action: argparse.Action, options: list[str]) -> None:
+    """Give ``action`` the option strings ``options`` instead of its own."""
+    for option in action.option_strings:
+        del parser._option_string_actions[option]
+    action.option_strings[:] = options
+    parser._option_string_actions.update(dict.fromkeys(options, action))
+
+
+def add_shortcuts(parser: ArgumentParser, cls, group: str, names: Iterable[str]) -> None:
+    """Top-level ``--field-name`` options standing for ``--GROUP.field_name`` (unset: the group's value
+    stands). Read them with ``config_from(cls, ns, group, field_name=...)``."""
+    hints = typing.get_type_hints(cls)
+    for name in names:
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=Optional[hints[name]], default=None, help=f"alias of --{group}.{name}"
+        )
+
+
+def config_from(cls, ns: Namespace, group: str | None = None, *, skip: Iterable[str] = (), **values):
+    """The ``cls`` instance that the options of :func:`add_config_options` describe (``values`` win,
+    fields in ``skip`` keep their default). A :class:`ConfigError` names the field in its group."""
+    source = ns if group is None else ns[group]
+    left_out = set(skip) | set(values)
+    values.update({f.name: source[f.name] for f in dataclasses.fields(cls) if f.name not in left_out})
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        if group is None:
+            raise
+        raise exc.within(group) from exc
+
+
+PRESET_GROUPS = {
+    "model": ("model", ModelConfig),
+    "recipe": ("objective", ObjectiveConfig),
+    "train": ("train", TrainConfig),
+}
+"""Option group -> (attribute of a :class:`~electra.config.Preset`, config class) for pretraining."""
+
+
+def preset_fields(groups: Iterable[str] = ("model", "recipe", "train")) -> str:
+    """The fields a preset sets (those some preset gives a value other than the field's default),
+    e.g. ``model: hidden_size, ...; recipe: mask_prob, ...``: what ``--preset`` changes."""
+    presets = [make() for make in PRESETS.values()]
+    parts = []
+    for group in groups:
+        attribute, cls = PRESET_GROUPS[group]
+        default = cls()
+        names = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if any(getattr(getattr(p, attribute), f.name) != getattr(default, f.name) for p in presets)
+        ]
+        parts.append(f"{group}: {', '.join(names)}")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------- prepare
@@ -109,7 +187,7 @@ def prepare_parser() -> ArgumentParser:
         help="train (or copy) the tokenizer into --out and stop (before --num-shards runs)",
     )
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
-    add_dataclass_flags(parser, PrepareConfig)
+    add_config_options(parser, PrepareConfig)
     return parser
 
 
@@ -125,7 +203,7 @@ def run_prepare(ns: Namespace) -> None:
         raise ElectraError("--hf-config and --hf-split go with --hf-dataset NAME")
     if not inputs:
         raise ElectraError("the following arguments are required: paths (files or folders), or --hf-dataset NAME")
-    cfg = dataclass_from_flags(PrepareConfig, ns)
+    cfg = config_from(PrepareConfig, ns)
     meta = prepare(
         inputs,
         ns.out,
@@ -164,6 +242,11 @@ RUN_RECORD_KEYS = {
 file, so that ``--config RUN/run.json`` repeats a run's configuration."""
 
 
+TRAIN_SHORTCUTS = ("max_steps", "max_minutes", "max_flops", "save_every")
+"""TrainConfig fields that ``electra pretrain`` also takes as top-level ``--max-steps`` etc.; given,
+they win over ``--train.max_steps`` and a --config file, whatever the order."""
+
+
 def pretrain_command_parser(argv: list[str]) -> ArgumentParser:
     """The pretrain parser; with --resume its defaults are the run's own configuration (RUN/run.json),
     so no option needs retyping and only the ones given differ from the run's."""
@@ -182,7 +265,7 @@ def _run_defaults(run: dict) -> dict:
     model/recipe/train field."""
     defaults = {key: run[key] for key in ("objective", "preset") if run.get(key) is not None}
     defaults.update({key: Path(run[key]) for key in ("data", "init") if run.get(key) is not None})
-    for group, cls in (("model", ModelConfig), ("recipe", ObjectiveConfig), ("train", TrainConfig)):
+    for group, (_, cls) in PRESET_GROUPS.items():
         known = {f.name for f in dataclasses.fields(cls)}
         defaults[group] = {k: v for k, v in (run.get(group) or {}).items() if k in known}
     return defaults
@@ -203,7 +286,13 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
         help="folder written by 'electra prepare' (with --resume: the run's, unless given)",
     )
     parser.add_argument("--out", type=Optional[Path], default=None, help="run folder")
-    parser.add_argument("--preset", choices=list(PRESETS), default="tiny", help="model size and its defaults")
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="tiny",
+        help=f"model size and its defaults, which every other option overrides; it sets {preset_fields()} "
+        "(with --preset NAME --help, the defaults shown are NAME's)",
+    )
     parser.add_argument(
         "--objective",
         choices=list(OBJECTIVES),
@@ -211,9 +300,7 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
         help="electra (the paper's replaced token detection), mlm (BERT's baseline) or one of the "
         "paper's ablations: electra15, replace-mlm, all-tokens-mlm (docs/objectives.md)",
     )
-    parser.add_argument("--max-steps", type=Optional[int], default=None, help="alias of --train.max_steps")
-    parser.add_argument("--max-minutes", type=Optional[float], default=None, help="alias of --train.max_minutes")
-    parser.add_argument("--max-flops", type=Optional[float], default=None, help="alias of --train.max_flops")
+    add_shortcuts(parser, TrainConfig, "train", TRAIN_SHORTCUTS)
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -221,7 +308,6 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
         "configuration and data; only the budget, save/log cadence, keep_checkpoints, "
         "device, fsdp, compile and loggers may change",
     )
-    parser.add_argument("--save-every", type=Optional[int], default=None, help="alias of --train.save_every")
     parser.add_argument("--deterministic", action="store_true", help="alias of --train.deterministic true")
     parser.add_argument(
         "--init",
@@ -232,9 +318,9 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
     parser.add_argument("--dry-run", action="store_true", help="build the models, report, exit")
     parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_class_arguments(ModelConfig, "model", default=chosen.model)
-    parser.add_class_arguments(ObjectiveConfig, "recipe", default=chosen.objective)
-    parser.add_class_arguments(TrainConfig, "train", default=chosen.train)
+    add_config_options(parser, ModelConfig, "model", default=chosen.model)
+    add_config_options(parser, ObjectiveConfig, "recipe", default=chosen.objective)
+    add_config_options(parser, TrainConfig, "train", default=chosen.train)
     for key, kind in RUN_RECORD_KEYS.items():
         parser.add_argument(f"--{key}", type=kind, default=None, help=argparse.SUPPRESS)
     if run is not None:
@@ -245,22 +331,14 @@ def pretrain_parser(preset_name: str, run: dict | None = None) -> ArgumentParser
 def job_from(ns: Namespace):
     from electra.pretrain import PretrainJob
 
-    train = ns.train.clone()
-    if ns.max_steps is not None:
-        train.max_steps = ns.max_steps
-    if ns.max_minutes is not None:
-        train.max_minutes = ns.max_minutes
-    if ns.max_flops is not None:
-        train.max_flops = ns.max_flops
-    if ns.save_every is not None:
-        train.save_every = ns.save_every
+    train = {name: ns[name] for name in TRAIN_SHORTCUTS if ns[name] is not None}
     if ns.deterministic:
-        train.deterministic = True
+        train["deterministic"] = True
     return PretrainJob(
         objective=ns.objective,
-        model=_build(ModelConfig, ns.model, "model"),
-        recipe=_build(ObjectiveConfig, ns.recipe, "recipe"),
-        train=_build(TrainConfig, train, "train"),
+        model=config_from(ModelConfig, ns, "model"),
+        recipe=config_from(ObjectiveConfig, ns, "recipe"),
+        train=config_from(TrainConfig, ns, "train", **train),
         preset=ns.preset,
     )
 
@@ -305,10 +383,10 @@ def validate_parser() -> ArgumentParser:
         required=True,
         help="a prepared folder, or raw text files/folders (tokenized with the model's tokenizer)",
     )
-    parser.add_argument("--max-examples", type=int, default=4000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", type=str, default="cpu")
+    parser.add_argument("--max-examples", type=int, default=4000, help="judge at most this many examples")
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per forward pass")
+    parser.add_argument("--seed", type=int, default=0, help="seeds which tokens are masked and what is sampled")
+    parser.add_argument("--device", type=str, default="cpu", help="'cpu', 'cuda', 'cuda:N' or 'auto'")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -411,7 +489,7 @@ def finetune_parser() -> ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier fine-tuning run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_dataclass_flags(parser, FinetuneConfig)
+    add_config_options(parser, FinetuneConfig)
     return parser
 
 
@@ -425,7 +503,7 @@ def run_finetune(ns: Namespace) -> None:
         out=ns.out,
         seeds=_int_list(ns.seeds, "seeds"),
         init=ns.init,
-        settings=dataclass_from_flags(FinetuneConfig, ns),
+        settings=config_from(FinetuneConfig, ns),
         text_columns=_name_list(ns.text_columns),
         label_column=ns.label_column,
         tagging_scheme=ns.tagging_scheme,
@@ -458,7 +536,7 @@ def model_data_parser(prog: str, description: str, data_help: str) -> ArgumentPa
     )
     parser.add_argument("--data", type=Path, required=True, help=data_help)
     parser.add_argument("--out", type=Optional[Path], default=None, help="write the result here (default: stdout)")
-    parser.add_argument("--device", type=str, default="auto")
+    parser.add_argument("--device", type=str, default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     parser.add_argument(
         "--text-columns",
         type=Optional[str],
@@ -555,7 +633,9 @@ def bench_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="electra bench", description="Time our pretraining step against transformers' ELECTRA classes."
     )
-    add_dataclass_flags(parser, BenchConfig, exclude=("compile", "memory"))
+    add_config_options(parser, BenchConfig, skip=("compile", "memory"))
+    preset_option = parser._option_string_actions["--preset"]
+    preset_option.help = f"{preset_option.help} It sets {preset_fields(('model', 'recipe'))}"
     parser.add_argument("--compile", action="store_true", help="time our step under torch.compile")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object (last line)")
@@ -566,15 +646,15 @@ def bench_parser() -> ArgumentParser:
 def run_bench(ns: Namespace) -> None:
     from electra.commands.bench import BenchConfig, main
 
-    fields = [f.name for f in dataclasses.fields(BenchConfig) if f.name not in ("compile", "memory")]
-    cfg = BenchConfig(**{name: ns[name] for name in fields}, compile=ns.compile, memory=not ns.no_memory)
+    cfg = config_from(BenchConfig, ns, compile=ns.compile, memory=not ns.no_memory)
     main(cfg, as_json=ns.json, out=ns.out)
 
 
 # ---------------------------------------------------------------- detect / corrupt
 
 
-def detect_parser(prog: str, description: str, model_help: str) -> ArgumentParser:
+def scores_parser(prog: str, description: str, model_help: str) -> ArgumentParser:
+    """Options shared by ``detect`` and ``corrupt``: the text, the model and how scores are shown."""
     parser = ArgumentParser(prog=prog, description=description)
     parser.add_argument("text", help="the text to look at")
     parser.add_argument("--model", type=Path, required=True, help=model_help)
@@ -586,9 +666,25 @@ def detect_parser(prog: str, description: str, model_help: str) -> ArgumentParse
         default="auto",
         help="shade tokens in the terminal (auto: when stdout is a terminal)",
     )
-    if prog.endswith("corrupt"):
-        parser.add_argument("--seed", type=int, default=0, help="which tokens are replaced, and by what")
-        parser.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens the generator replaces")
+    return parser
+
+
+def detect_parser() -> ArgumentParser:
+    return scores_parser(
+        "electra detect",
+        "Show the discriminator's P(replaced) per token.",
+        "discriminator: a run, checkpoint, pair or model folder",
+    )
+
+
+def corrupt_parser() -> ArgumentParser:
+    parser = scores_parser(
+        "electra corrupt",
+        "Corrupt a text with the generator; score it.",
+        "generator + discriminator pair: a run, checkpoint or the shipped pair",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="which tokens are replaced, and by what")
+    parser.add_argument("--mask-prob", type=float, default=0.15, help="share of tokens the generator replaces")
     return parser
 
 
@@ -649,14 +745,26 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument("--task-data", type=str, required=True, help="the task's data (as for electra finetune)")
     parser.add_argument("--task", type=str, required=True, help="task kind or GLUE name (as for electra finetune)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (report.md, results.json, plots)")
-    parser.add_argument("--preset", choices=list(PRESETS), default="tiny")
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="tiny",
+        help=f"model size and pretraining defaults of every arm: it sets {preset_fields()} ('electra pretrain "
+        "--preset NAME --help' shows the values); the budget, --device, --seed, --dtype, --init-scheme and "
+        "--generator-* below override theirs",
+    )
     parser.add_argument(
         "--budget",
         type=float,
         required=True,
         help="per objective: model FLOPs (default unit) or minutes (--budget-unit minutes)",
     )
-    parser.add_argument("--budget-unit", choices=["flops", "minutes"], default="flops")
+    parser.add_argument(
+        "--budget-unit",
+        choices=["flops", "minutes"],
+        default="flops",
+        help="what --budget counts: model FLOPs or minutes",
+    )
     parser.add_argument("--fractions", type=str, default="0.25,0.5,1", help="budget fractions to fine-tune at")
     parser.add_argument(
         "--arms",
@@ -665,7 +773,9 @@ def compare_parser() -> ArgumentParser:
         help="objectives to compare, comma-separated: " + ", ".join(OBJECTIVES) + " (docs/objectives.md)",
     )
     parser.add_argument("--seeds", type=str, default="1,2,3", help="fine-tuning seeds")
-    parser.add_argument("--device", type=str, default="auto")
+    parser.add_argument(
+        "--device", type=str, default="auto", help="pretraining and fine-tuning device: 'auto', 'cpu', 'cuda', ..."
+    )
     parser.add_argument("--seed", type=int, default=1234, help="pretraining seed")
     parser.add_argument(
         "--dtype",
@@ -692,7 +802,7 @@ def compare_parser() -> ArgumentParser:
         help="ELECTRA arms: generator depth (default: the discriminator's)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_dataclass_flags(parser, FinetuneConfig, exclude=("device",))
+    add_config_options(parser, FinetuneConfig, skip=("device",))
     return parser
 
 
@@ -704,7 +814,7 @@ def run_compare(ns: Namespace) -> None:
         fractions = tuple(float(x) for x in ns.fractions.split(","))
     except ValueError as exc:
         raise ElectraError(f"invalid --fractions {ns.fractions!r}: comma-separated numbers") from exc
-    settings = FinetuneConfig(**{f.name: ns[f.name] for f in dataclasses.fields(FinetuneConfig) if f.name != "device"})
+    settings = config_from(FinetuneConfig, ns, skip=("device",))
     job = CompareJob(
         data=ns.data,
         task_data=ns.task_data,
@@ -763,7 +873,7 @@ def glue_parser() -> ArgumentParser:
         help="'random': the same architecture from fresh weights (the no-pretraining baseline)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_dataclass_flags(parser, FinetuneConfig)
+    add_config_options(parser, FinetuneConfig)
     return parser
 
 
@@ -778,51 +888,13 @@ def run_glue(ns: Namespace) -> None:
         tasks=_name_list(ns.tasks),
         seeds=_int_list(ns.seeds, "seeds"),
         init=ns.init,
-        settings=dataclass_from_flags(FinetuneConfig, ns),
+        settings=config_from(FinetuneConfig, ns),
     )
     glue(job, progress=not ns.no_progress)
     print((ns.out / "report.md").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- dispatch
-
-
-def add_dataclass_flags(parser: ArgumentParser, cls, exclude: tuple[str, ...] = ()) -> None:
-    """One ``--field-name`` option per dataclass field, typed and documented from the class."""
-    hints = typing.get_type_hints(cls)
-    defaults = cls()
-    for field in dataclasses.fields(cls):
-        if field.name in exclude:
-            continue
-        parser.add_argument(
-            f"--{field.name.replace('_', '-')}",
-            dest=field.name,
-            type=hints[field.name],
-            default=getattr(defaults, field.name),
-            help=_field_doc(cls, field.name),
-        )
-
-
-def dataclass_from_flags(cls, ns: Namespace):
-    return cls(**{f.name: ns[f.name] for f in dataclasses.fields(cls)})
-
-
-def _field_doc(cls, name: str) -> str | None:
-    """The docstring written under a dataclass field (jsonargparse reads them the same way)."""
-    import docstring_parser  # installed with jsonargparse[signatures]
-
-    for param in docstring_parser.parse_from_object(cls).params:
-        if param.arg_name == name:
-            return param.description
-    return None
-
-
-def _build(cls, values: Namespace, group: str):
-    """Instantiate a config dataclass; its validation errors get the group's prefix."""
-    try:
-        return cls(**values.as_dict())
-    except ElectraError as exc:
-        raise ElectraError(str(exc).replace("for '", f"for '{group}.", 1)) from exc
 
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Namespace], None]]] = {
@@ -843,22 +915,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], ArgumentParser], Callable[[Names
     ),
     "export": (lambda argv: export_parser(), run_export),
     "bench": (lambda argv: bench_parser(), run_bench),
-    "detect": (
-        lambda argv: detect_parser(
-            "electra detect",
-            "Show the discriminator's P(replaced) per token.",
-            "discriminator: a run, checkpoint, pair or model folder",
-        ),
-        run_detect,
-    ),
-    "corrupt": (
-        lambda argv: detect_parser(
-            "electra corrupt",
-            "Corrupt a text with the generator; score it.",
-            "generator + discriminator pair: a run, checkpoint or the shipped pair",
-        ),
-        run_corrupt,
-    ),
+    "detect": (lambda argv: detect_parser(), run_detect),
+    "corrupt": (lambda argv: corrupt_parser(), run_corrupt),
     "plot": (lambda argv: plot_parser(), run_plot),
     "compare": (lambda argv: compare_parser(), run_compare),
     "glue": (lambda argv: glue_parser(), run_glue),

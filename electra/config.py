@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from electra.errors import ElectraError
+from electra.errors import ConfigError, ElectraError
 
 SCHEMA_VERSION = 1
 
@@ -29,8 +29,9 @@ LOGGERS = ("jsonl", "tensorboard", "wandb", "mlflow")
 
 
 def _require(ok: bool, name: str, message: str) -> None:
+    """Validation of one field: a :class:`ConfigError` naming field ``name`` unless ``ok``."""
     if not ok:
-        raise ElectraError(f"invalid config value for '{name}': {message}")
+        raise ConfigError(name, message)
 
 
 def _check_loggers(value: str) -> None:

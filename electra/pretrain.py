@@ -18,7 +18,7 @@ import torch
 
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData, load_meta
-from electra.errors import ElectraError, Preempted
+from electra.errors import ConfigError, ElectraError, Preempted
 from electra.files import make_folder, write_json
 from electra.flops import slot_share
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator
@@ -52,9 +52,7 @@ class PretrainJob:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise ElectraError(
-                f"invalid config value for 'objective': {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
-            )
+            raise ConfigError("objective", f"{self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
 
     def to_dict(self) -> dict:
         return {
@@ -70,9 +68,8 @@ class PretrainJob:
 def build(job: PretrainJob, special: SpecialIds, max_seq_len: int) -> Objective:
     """The objective module (networks included) for ``job``; seeds initialisation first."""
     if max_seq_len > job.model.max_position_embeddings:
-        raise ElectraError(
-            f"invalid config value for 'model.max_position_embeddings': "
-            f"{job.model.max_position_embeddings} < data max_seq_len {max_seq_len}"
+        raise ConfigError(
+            "model.max_position_embeddings", f"{job.model.max_position_embeddings} < data max_seq_len {max_seq_len}"
         )
     torch.manual_seed(job.train.seed)
     return objective_class(job.objective).build(job.model, job.recipe, special, max_seq_len)

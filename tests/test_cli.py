@@ -214,3 +214,93 @@ def test_pretrain_help_describes_every_field_with_the_presets_values(preset_name
     lr = next(a for a in fields if a.dest == "train.lr")
     assert parser.get_defaults()["train"]["lr"] == preset(preset_name).train.lr
     assert lr.help.startswith("Peak learning rate")
+
+
+def test_pretrain_help_with_a_preset_shows_that_presets_values(capsys):
+    import re
+
+    shown = {}
+    for name in ("tiny", "small"):
+        with pytest.raises(SystemExit):
+            main(["pretrain", "--preset", name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        layers = re.search(
+            r"--model\.num_hidden_layers NUM_HIDDEN_LAYERS Number of transformer layers\.[^)]*default: (\d+)\)", text
+        )
+        lr = re.search(r"--train\.lr LR Peak learning rate\.[^)]*default: ([0-9.e-]+)\)", text)
+        shown[name] = (int(layers.group(1)), float(lr.group(1)))
+    assert shown == {"tiny": (4, 1e-3), "small": (12, 5e-4)}
+
+
+@pytest.mark.parametrize("command", ["pretrain", "bench", "compare"])
+def test_preset_help_names_the_fields_a_preset_sets(command):
+    from electra.cli import COMMANDS
+
+    parser = COMMANDS[command][0]([])
+    text = parser._option_string_actions["--preset"].help
+    for field in ("hidden_size", "num_hidden_layers", "mask_prob", "generator_fraction"):
+        assert field in text
+    assert ("train: batch_size, lr" in text) == (command != "bench")  # bench uses the preset's model and recipe only
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    from electra.cli import COMMANDS
+
+    for command, (make_parser, _) in COMMANDS.items():
+        parser = make_parser([])
+        shown = [a for a in parser._actions if "-h" not in a.option_strings and a.help != argparse.SUPPRESS]
+        assert len(shown) > 1, command
+        undescribed = [a.option_strings or [a.dest] for a in shown if not (a.help or "").strip()]
+        assert undescribed == [], command
+
+
+def test_dataclass_options_keep_their_spelling_and_types():
+    from electra.cli import COMMANDS, config_from
+    from electra.config import FinetuneConfig, PrepareConfig
+
+    parse = {name: COMMANDS[name][0]([]).parse_args for name in ("prepare", "finetune", "compare", "glue")}
+    ns = parse["prepare"](
+        ["a.txt", "--out", "o", "--vocab-size", "1000", "--max-seq-len", "48", "--tokenizer", "v.txt"]
+    )
+    assert config_from(PrepareConfig, ns) == PrepareConfig(vocab_size=1000, max_seq_len=48, tokenizer="v.txt")
+    required = {
+        "finetune": ["--model", "m", "--task", "sst2", "--data", "d", "--out", "o"],
+        "glue": ["--model", "m", "--data", "d", "--out", "o"],
+        "compare": ["--data", "d", "--task-data", "t", "--task", "sst2", "--out", "o", "--budget", "1e12"],
+    }
+    for command, argv in required.items():
+        ns = parse[command]([*argv, "--layer-decay", "0.9", "--max-seq-length", "64", "--head", "reference"])
+        settings = config_from(FinetuneConfig, ns, skip=("device",) if command == "compare" else ())
+        assert (settings.layer_decay, settings.max_seq_length, settings.head, settings.lr) == (
+            0.9,
+            64,
+            "reference",
+            None,
+        )
+        with pytest.raises(SystemExit):
+            parse[command]([*argv, "--layer_decay", "0.9"])  # spelled as before: hyphens only
+    compare = parse["compare"]([*required["compare"], "--device", "cpu"])
+    assert config_from(FinetuneConfig, compare, skip=("device",)).device == "auto"  # --device is compare's own
+
+
+def test_config_errors_name_their_field_and_gain_the_group_in_the_cli(capsys):
+    import pickle
+
+    from electra.config import ModelConfig
+    from electra.errors import ConfigError, ElectraError
+
+    with pytest.raises(ConfigError) as caught:
+        ModelConfig(hidden_size=128, num_attention_heads=3)
+    error = caught.value
+    assert isinstance(error, ElectraError)
+    assert (error.field, error.message) == ("num_attention_heads", "3 does not divide hidden_size 128")
+    assert str(error) == "invalid config value for 'num_attention_heads': 3 does not divide hidden_size 128"
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.field, copy.message, str(copy)) == (ConfigError, error.field, error.message, str(error))
+    assert main(["pretrain", "--dry-run", "--model.num_attention_heads", "3"]) == 2
+    expected = "error: invalid config value for 'model.num_attention_heads': 3 does not divide hidden_size 128"
+    assert expected in capsys.readouterr().err
+    assert main(["finetune", "--model", "m", "--task", "sst2", "--data", "d", "--out", "o", "--layer-decay", "2"]) == 2
+    assert "invalid config value for 'layer_decay': must be in (0, 1]" in capsys.readouterr().err

@@ -381,15 +381,16 @@ def discriminator_state_line(arm: str, state: dict) -> list[str]:
         return []
     if ratio > PLATEAU_TOLERANCE:
         return [
-            f"- **{arm}'s discriminator never left the plateau where it calls every token 'original'**: "
-            f"its loss is {ratio:.3f} × the always-'original' baseline at the end (recall on replaced "
+            f"- **{arm}'s discriminator never left the plateau where it calls every token "
+            f"'{'replaced' if recall > 0.5 else 'original'}'**: "
+            f"its loss is {ratio:.3f} × its constant-answer baseline at the end (recall on replaced "
             f"tokens {recall:.1%}). At this budget its fine-tuning starts from a detector that has "
             f"learned almost nothing; see docs/small-budgets.md."
         ]
     if recall < EARLY_ESCAPE_RECALL:
         return [
             f"- **{arm}'s discriminator had only begun to leave its plateau**: its loss is {ratio:.3f} × "
-            f"the always-'original' baseline at the end and it catches {recall:.1%} of the replaced "
+            f"its constant-answer baseline at the end and it catches {recall:.1%} of the replaced "
             f"tokens. More pretraining steps continue the escape; see docs/small-budgets.md."
         ]
     return []
@@ -417,7 +418,7 @@ def generator_note(job: CompareJob) -> str:
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
     lines = [
-        f"# ELECTRA vs MLM at equal compute: {job.task}",
+        f"# {' vs '.join(results['arms'])} at equal compute: {job.task}",
         "",
         f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
         f"{generator_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
