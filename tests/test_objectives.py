@@ -99,3 +99,29 @@ def test_mlm_objective_trains_one_full_size_network():
     out.loss.backward()
     assert "disc_loss_sum" not in out.stats
     assert abs(float(out.loss.detach()) - math.log(100)) < 1.0  # near-uniform predictions at init
+
+
+def test_the_norm_cap_keeps_every_token_row_within_it_after_each_step(prepared, tmp_path):
+    import dataclasses
+
+    from electra.data.loader import PretrainData
+    from electra.pretrain import build, fitted_job
+    from tests.helpers import job
+
+    capped = job("electra", 5)
+    capped = dataclasses.replace(capped, recipe=dataclasses.replace(capped.recipe, embedding_norm_cap=0.1))
+    meta = PretrainData(prepared).meta
+    objective = build(fitted_job(capped, meta, None, False), SPECIAL, 64)
+    table = objective.discriminator.electra.embeddings.word_embeddings.weight
+    with torch.no_grad():
+        table.mul_(20)  # rows of norm ~2-4, far over the cap
+    assert table.norm(dim=1).max() > 1
+    objective.after_step()
+    norms = table.norm(dim=1)
+    assert norms.max() <= 0.1 + 1e-6 and norms[1:].min() > 0.09  # long rows scaled back (row 0: padding, zero)
+    assert objective.generator.electra.embeddings.word_embeddings.weight is table  # one shared table, capped once
+    short = torch.full_like(table, 0.001)
+    with torch.no_grad():
+        table.copy_(short)
+    objective.after_step()
+    assert torch.equal(table, short)  # rows under the cap are untouched

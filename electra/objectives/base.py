@@ -122,6 +122,13 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
     def metrics(stats: dict[str, float]) -> dict[str, float | None]:
         """Summed statistics -> the metrics row (ratios, baselines)."""
 
+    def after_step(self) -> None:
+        """Constraints applied to the weights after every optimizer step: ``recipe.embedding_norm_cap``."""
+        if self.cfg.embedding_norm_cap is not None:
+            tables = {id(t): t for n in self.networks().values() for t in [n.electra.embeddings.word_embeddings.weight]}
+            for table in tables.values():
+                cap_row_norms_(table, self.cfg.embedding_norm_cap)
+
     @staticmethod
     def health(row: dict) -> Health | None:
         """A warning-worthy state of a metrics row (the trainer reports each state once), else None."""
@@ -131,3 +138,12 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
     def progress_fields(row: dict) -> dict[str, str]:
         """Short extra fields for the progress bar."""
         return {}
+
+
+@torch.no_grad()
+def cap_row_norms_(table: torch.Tensor, cap: float) -> None:
+    """Scale the rows of ``table`` longer than ``cap`` back to ``cap``, in place (a sharded table's
+    local rows: FSDP shards whole rows)."""
+    rows = table.to_local() if hasattr(table, "to_local") else table
+    norms = rows.norm(dim=1, keepdim=True)
+    rows.mul_((cap / norms.clamp(min=1e-12)).clamp(max=1.0))

@@ -468,6 +468,7 @@ class Trainer:
         elif not bool(bad):
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self.objective.after_step()
 
     def _raise_if_stuck(self) -> None:
         """Raise once ``max_bad_steps`` consecutive steps were skipped (nothing is saved then)."""
