@@ -63,16 +63,26 @@ Run 'electra <command> --help' for the options of a command."""
 
 
 def add_config_options(
-    parser: ArgumentParser, cls, group: str | None = None, *, default=None, skip: Iterable[str] = ()
+    parser: ArgumentParser,
+    cls,
+    group: str | None = None,
+    *,
+    default=None,
+    skip: Iterable[str] = (),
+    notes: dict[str, str] | None = None,
 ) -> None:
     """One typed option per field of the config dataclass ``cls`` (but those in ``skip``), with the
-    field's default (or ``default``'s value) and the docstring under the field as help; jsonargparse
-    generates them. In a group they are ``--GROUP.field_name``; at the top level they are spelled
-    ``--field-name``, as this CLI's other options are."""
+    field's default (or ``default``'s value) and the docstring under the field as help, followed by
+    ``notes[field]`` where given; jsonargparse generates them. In a group they are
+    ``--GROUP.field_name``; at the top level they are spelled ``--field-name``, as this CLI's other
+    options are."""
     first = len(parser._actions)
     parser.add_class_arguments(cls, group, default=default, skip=set(skip))
-    if group is None:
-        for action in parser._actions[first:]:
+    for action in parser._actions[first:]:
+        note = (notes or {}).get(action.dest.rsplit(".", 1)[-1])
+        if note:
+            action.help = f"{action.help} {note}"
+        if group is None:
             _respell(parser, action, [option.replace("_", "-") for option in action.option_strings])
 
 
@@ -633,9 +643,12 @@ def bench_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="electra bench", description="Time our pretraining step against transformers' ELECTRA classes."
     )
-    add_config_options(parser, BenchConfig, skip=("compile", "memory"))
-    preset_option = parser._option_string_actions["--preset"]
-    preset_option.help = f"{preset_option.help} It sets {preset_fields(('model', 'recipe'))}"
+    add_config_options(
+        parser,
+        BenchConfig,
+        skip=("compile", "memory"),
+        notes={"preset": f"It sets {preset_fields(('model', 'recipe'))}"},
+    )
     parser.add_argument("--compile", action="store_true", help="time our step under torch.compile")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object (last line)")
