@@ -814,6 +814,12 @@ def compare_parser() -> ArgumentParser:
         default=None,
         help="ELECTRA arms: generator depth (default: the discriminator's)",
     )
+    parser.add_argument(
+        "--embedding-norm-cap",
+        type=Optional[float],
+        default=None,
+        help="every arm: cap the token-table rows at this norm after each step (recipe.embedding_norm_cap)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_options(parser, FinetuneConfig, skip=("device",))
     return parser
@@ -846,6 +852,7 @@ def run_compare(ns: Namespace) -> None:
         init_scheme=ns.init_scheme,
         generator_fraction=ns.generator_fraction,
         generator_layers=ns.generator_layers,
+        embedding_norm_cap=ns.embedding_norm_cap,
     )
     compare(job, progress=not ns.no_progress)
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)

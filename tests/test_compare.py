@@ -171,15 +171,17 @@ def test_init_scheme_and_generator_shape_reach_the_arms(prepared, tmp_path):
         init_scheme="local",
         generator_fraction=1.0,
         generator_layers=2,
+        embedding_norm_cap=0.2,
     )
     meta = load_meta(prepared)
     electra, mlm = arm_job(job, "electra", meta), arm_job(job, "mlm", meta)
     assert electra.model.init_scheme == mlm.model.init_scheme == "local"
     assert (electra.recipe.generator_fraction, electra.recipe.generator_layers) == (1.0, 2)
+    assert electra.recipe.embedding_norm_cap == mlm.recipe.embedding_norm_cap == 0.2
     plain = arm_job(
         dataclasses.replace(job, init_scheme="bert", generator_fraction=None, generator_layers=None), "electra", meta
     )
     assert plain.model.init_scheme == "bert" and plain.recipe.generator_fraction == 0.25
-    assert plain.recipe.generator_layers is None
+    assert plain.recipe.generator_layers is None and plain.recipe.embedding_norm_cap == 0.2
     with pytest.raises(ElectraError, match="--init-scheme"):
         CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, init_scheme="xavier")

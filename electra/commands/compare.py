@@ -65,6 +65,8 @@ class CompareJob:
     """ELECTRA arms: generator width as a fraction of the discriminator's; None: the preset's."""
     generator_layers: int | None = None
     """ELECTRA arms: generator depth; None: the discriminator's."""
+    embedding_norm_cap: float | None = None
+    """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: no cap."""
     dtype: str = "fp32"
     """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
     model FLOPs either way, so bf16 only makes them cheaper."""
@@ -126,6 +128,7 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
         chosen.objective,
         generator_fraction=job.generator_fraction or chosen.objective.generator_fraction,
         generator_layers=job.generator_layers,
+        embedding_norm_cap=job.embedding_norm_cap,
     )
     train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
     base = data_job(PretrainJob(arm, model, recipe, train), meta)
@@ -259,6 +262,7 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         "init_scheme": job.init_scheme,
         "generator_fraction": job.generator_fraction,
         "generator_layers": job.generator_layers,
+        "embedding_norm_cap": job.embedding_norm_cap,
         "seeds": job.seeds,
         "arms": arms,
         "random_init": _split_scores(random_init, metric),
@@ -415,13 +419,17 @@ def generator_note(job: CompareJob) -> str:
     return f", generator {width}, {depth}"
 
 
+def cap_note(job: CompareJob) -> str:
+    return "" if job.embedding_norm_cap is None else f", token rows capped at norm {job.embedding_norm_cap:g}"
+
+
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
     lines = [
         f"# {' vs '.join(results['arms'])} at equal compute: {job.task}",
         "",
         f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
-        f"{generator_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+        f"{generator_note(job)}{cap_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
         f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
         f"median over seeds (min–max).",
         "",
