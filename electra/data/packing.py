@@ -16,6 +16,12 @@ The semantics follow the ExampleBuilder of google-research/electra
 
 Choices that differ from the reference, and why:
 
+- Where A ends (rule 3): the reference fills A with whole lines up to about half the target
+  length and puts the rest in B, so a one-line example has no B; here the boundary is drawn
+  uniformly over the line boundaries (or token boundaries of a single line), which gives a
+  spread of A/B lengths and two segments in every example but the ``single_segment_prob``
+  share.
+
 - The target length counts the special tokens and bounds the example: a short target really
   gives a short example (the reference only stops accumulating there, then truncates to
   ``max_seq_len``).
