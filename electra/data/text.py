@@ -208,82 +208,102 @@ def _file_documents(
         on_bytes(size)
         return
     entry = FileStats(file=str(path), sha256=_sha256(path), bytes=size)
-    document: list[str] = []
-    reported = 0
-    broken = False
+    broken = []
     with path.open("rb") as raw:
         position = [0]  # on-disk bytes consumed so far, as the reader can tell
         if kind == "parquet":
-            lines = _parquet_lines(path, text_field, stats, position)
+            lines, where = _parquet_lines(path, text_field, stats, position), lambda: position[0]
         else:
             stream = _text_stream(raw)
             lines = _bounded_lines(stream, stats) if kind == "text" else _jsonl_lines(stream, path, text_field, stats)
-        try:
-            for line in lines:
-                if line:
-                    document.append(line)
-                    entry.lines += 1
-                if document and (not line or len(document) >= MAX_DOCUMENT_LINES):
-                    entry.documents += 1
-                    yield document
-                    document = []
-                if entry.lines % 1024 == 0:
-                    now = position[0] if kind == "parquet" else raw.tell()
-                    on_bytes(now - reported)
-                    reported = now
-        except (EOFError, OSError, zlib.error) as exc:
-            # A gzip stream that breaks off mid-way: keep what was read, report the file.
-            _skip(stats, path, f"stopped after {entry.lines} lines: {_describe(exc)}", warn)
-            broken = True
-    if document:
-        entry.documents += 1
-        yield document
-    on_bytes(size - reported)
-    if entry.lines == 0:
-        if not broken:
-            _skip(stats, path, "empty (no non-blank line)", warn)
-        return
-    stats.files.append(entry)
-    stats.documents += entry.documents
-    stats.lines += entry.lines
+            where = raw.tell
+        yield from _documents(_until_broken(lines, entry, stats, path, warn, broken), entry, size, on_bytes, where)
+    _record(stats, entry, path, warn, bool(broken))
 
 
 def _dataset_documents(
     source: HFDataset, stats: TextStats, warn: bool, on_bytes: Callable[[int], None], text_field: str
 ) -> Iterator[list[str]]:
-    """Each row of a Hugging Face dataset as one document (cut as in :func:`_file_documents`)."""
+    """Each row of a Hugging Face dataset as one document (cut as in :func:`_file_documents`); its
+    ``sha256`` is that of the text read."""
     size = source.size
     total, values = open_rows(source, text_field)
     digest = hashlib.sha256()
     entry = FileStats(file=str(source), sha256="", bytes=size)
+    position = [0]
+    lines = _dataset_lines(source, values, total, size, text_field, stats, digest, position)
+    yield from _documents(lines, entry, size, on_bytes, lambda: position[0])
+    entry.sha256 = digest.hexdigest()
+    _record(stats, entry, source, warn, broken=False)
+
+
+def _documents(
+    lines: Iterable[str], entry: FileStats, size: int, on_bytes: Callable[[int], None], where: Callable[[], int]
+) -> Iterator[list[str]]:
+    """Documents from ``lines``, where "" ends one (and so does reaching ``MAX_DOCUMENT_LINES``),
+    counted into ``entry``; ``on_bytes`` hears of the progress (``where()`` bytes of ``size``)."""
     document: list[str] = []
     reported = 0
-    for rows, value in enumerate(values, start=1):
-        text = _text_of({text_field: value}, text_field, f"{source}: row {rows}")
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        for line in _record_lines(text, stats):
+    for line in lines:
+        if line:
             document.append(line)
             entry.lines += 1
-            if len(document) >= MAX_DOCUMENT_LINES:
-                entry.documents += 1
-                yield document
-                document = []
-        if document:
+        if document and (not line or len(document) >= MAX_DOCUMENT_LINES):
             entry.documents += 1
             yield document
             document = []
-        if total and rows % 1024 == 0:
-            now = size * rows // total
+        if entry.lines % 1024 == 0:
+            now = where()
             on_bytes(now - reported)
             reported = now
+    if document:
+        entry.documents += 1
+        yield document
     on_bytes(size - reported)
-    entry.sha256 = digest.hexdigest()
+
+
+def _until_broken(
+    lines: Iterator[str], entry: FileStats, stats: TextStats, path: Path, warn: bool, broken: list
+) -> Iterator[str]:
+    """``lines`` until a gzip stream breaks off mid-way: what was read is kept, the file reported
+    (and ``broken`` marked)."""
+    try:
+        yield from lines
+    except (EOFError, OSError, zlib.error) as exc:
+        _skip(stats, path, f"stopped after {entry.lines} lines: {_describe(exc)}", warn)
+        broken.append(True)
+
+
+def _record(stats: TextStats, entry: FileStats, source: Path | HFDataset, warn: bool, broken: bool) -> None:
+    """Add a finished input to ``stats``; an input without a non-blank line is reported instead."""
     if entry.lines == 0:
-        _skip(stats, source, "empty (no non-blank line)", warn)
+        if not broken:
+            _skip(stats, source, "empty (no non-blank line)", warn)
         return
     stats.files.append(entry)
     stats.documents += entry.documents
     stats.lines += entry.lines
+
+
+def _dataset_lines(
+    source: HFDataset,
+    values: Iterator[object],
+    total: int | None,
+    size: int,
+    field: str,
+    stats: TextStats,
+    digest,
+    position: list[int],
+) -> Iterator[str]:
+    """The lines of each row's text, then "" (the row is one document); the text read goes into
+    ``digest``, ``position[0]`` follows the share of rows read, in bytes of ``size``."""
+    for rows, value in enumerate(values, start=1):
+        text = _text_of({field: value}, field, f"{source}: row {rows}")
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        yield from _record_lines(text, stats)
+        yield ""
+        if total:
+            position[0] = size * rows // total
 
 
 def _jsonl_lines(stream: io.TextIOWrapper, path: Path, field: str, stats: TextStats) -> Iterator[str]:
