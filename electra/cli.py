@@ -799,8 +799,9 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument(
         "--init-scheme",
         choices=list(INIT_SCHEMES),
-        default="bert",
-        help="starting weights of every arm and of the random-init baseline ('local': see docs/small-budgets.md)",
+        default=None,
+        help="starting weights of every arm and of the random-init baseline (default: the preset's; "
+        "'local': see docs/small-budgets.md)",
     )
     parser.add_argument(
         "--generator-fraction",
@@ -812,13 +813,14 @@ def compare_parser() -> ArgumentParser:
         "--generator-layers",
         type=Optional[int],
         default=None,
-        help="ELECTRA arms: generator depth (default: the discriminator's)",
+        help="ELECTRA arms: generator depth (default: the preset's)",
     )
     parser.add_argument(
         "--embedding-norm-cap",
         type=Optional[float],
         default=None,
-        help="every arm: cap the token-table rows at this norm after each step (recipe.embedding_norm_cap)",
+        help="every arm: cap the token-table rows at this norm after each step (recipe.embedding_norm_cap; "
+        "default: the preset's)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_options(parser, FinetuneConfig, skip=("device",))

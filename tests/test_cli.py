@@ -201,7 +201,7 @@ def test_validate_rejects_nonpositive_sizes(capsys):
     assert "must be positive" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("preset_name", ["tiny", "small"])
+@pytest.mark.parametrize("preset_name", ["tiny", "tiny-budget", "small"])
 def test_pretrain_help_describes_every_field_with_the_presets_values(preset_name):
     from electra.cli import pretrain_parser
     from electra.config import preset

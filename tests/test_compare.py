@@ -10,7 +10,7 @@ import random
 import pytest
 
 from electra import cli
-from electra.commands.compare import CompareJob, arm_job, verdict
+from electra.commands.compare import CompareJob, arm_job, recipe_note, verdict
 from electra.config import FinetuneConfig
 from electra.data.loader import load_meta
 from electra.errors import ElectraError
@@ -185,3 +185,18 @@ def test_init_scheme_and_generator_shape_reach_the_arms(prepared, tmp_path):
     assert plain.recipe.generator_layers is None and plain.recipe.embedding_norm_cap == 0.2
     with pytest.raises(ElectraError, match="--init-scheme"):
         CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, init_scheme="xavier")
+
+
+def test_a_presets_recipe_reaches_the_arms_unless_overridden(prepared, tmp_path):
+    job = CompareJob(data=prepared, task_data=tmp_path, task="classification", out=tmp_path, preset="tiny-budget")
+    meta = load_meta(prepared)
+    electra, mlm = arm_job(job, "electra", meta), arm_job(job, "mlm", meta)
+    assert electra.model.init_scheme == mlm.model.init_scheme == "local"
+    assert (electra.recipe.generator_fraction, electra.recipe.generator_layers) == (0.25, None)
+    assert electra.recipe.embedding_norm_cap == mlm.recipe.embedding_norm_cap == 0.2
+    assert "local start, generator width 0.25, full depth, token rows capped at norm 0.2" in recipe_note(job)
+    wide = arm_job(
+        dataclasses.replace(job, init_scheme="bert", generator_fraction=1.0, generator_layers=2), "electra", meta
+    )
+    assert wide.model.init_scheme == "bert" and wide.recipe.embedding_norm_cap == 0.2
+    assert (wide.recipe.generator_fraction, wide.recipe.generator_layers) == (1.0, 2)

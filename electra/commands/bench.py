@@ -65,7 +65,7 @@ class BenchConfig:
     """What to measure."""
 
     preset: str = "small"
-    """Model size: tiny, small, base or large."""
+    """Model size: tiny, tiny-budget, small, base or large."""
     batch_size: int = 32
     """Sequences per step."""
     seq_len: int = 128

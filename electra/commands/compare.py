@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from electra.commands.plot import pyplot, save_figure
-from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, preset
+from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, ModelConfig, ObjectiveConfig, preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
@@ -59,14 +59,15 @@ class CompareJob:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     device: str = "auto"
     seed: int = 1234
-    init_scheme: str = "bert"
-    """Starting weights of every arm and of the random-initialisation baseline (``ModelConfig.init_scheme``)."""
+    init_scheme: str | None = None
+    """Starting weights of every arm and of the random-initialisation baseline
+    (``ModelConfig.init_scheme``); None: the preset's."""
     generator_fraction: float | None = None
     """ELECTRA arms: generator width as a fraction of the discriminator's; None: the preset's."""
     generator_layers: int | None = None
-    """ELECTRA arms: generator depth; None: the discriminator's."""
+    """ELECTRA arms: generator depth; None: the preset's."""
     embedding_norm_cap: float | None = None
-    """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: no cap."""
+    """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: the preset's."""
     dtype: str = "fp32"
     """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
     model FLOPs either way, so bf16 only makes them cheaper."""
@@ -74,7 +75,7 @@ class CompareJob:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ElectraError(f"invalid --dtype {self.dtype!r}: use {' or '.join(DTYPES)}")
-        if self.init_scheme not in INIT_SCHEMES:
+        if self.init_scheme is not None and self.init_scheme not in INIT_SCHEMES:
             raise ElectraError(f"invalid --init-scheme {self.init_scheme!r}: use {' or '.join(INIT_SCHEMES)}")
         if self.unit not in ("flops", "minutes"):
             raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
@@ -117,19 +118,26 @@ def fraction_name(fraction: float) -> str:
     return f"{fraction:g}"
 
 
+def job_model_and_recipe(job: CompareJob) -> tuple[ModelConfig, ObjectiveConfig]:
+    """The preset's model and recipe with the job's overrides; a ``None`` override keeps the preset's."""
+    chosen = preset(job.preset)
+    model = dataclasses.replace(chosen.model, init_scheme=job.init_scheme or chosen.model.init_scheme)
+    overrides = {
+        "generator_fraction": job.generator_fraction,
+        "generator_layers": job.generator_layers,
+        "embedding_norm_cap": job.embedding_norm_cap,
+    }
+    recipe = dataclasses.replace(chosen.objective, **{k: v for k, v in overrides.items() if v is not None})
+    return model, recipe
+
+
 def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     """The preset's recipe for ``arm``. The trainer's schedule follows whichever budget ends the run
     first, so the budget must be that one: with FLOPs, ``max_steps`` is set just above the steps
     the budget is expected to take (and the warm-up kept to a tenth of them); with minutes, the
     preset's ``max_steps`` is far beyond what a compare budget reaches."""
     chosen = preset(job.preset)
-    model = dataclasses.replace(chosen.model, init_scheme=job.init_scheme)
-    recipe = dataclasses.replace(
-        chosen.objective,
-        generator_fraction=job.generator_fraction or chosen.objective.generator_fraction,
-        generator_layers=job.generator_layers,
-        embedding_norm_cap=job.embedding_norm_cap,
-    )
+    model, recipe = job_model_and_recipe(job)
     train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
     base = data_job(PretrainJob(arm, model, recipe, train), meta)
     if job.unit == "minutes":
@@ -251,6 +259,7 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         arms[arm]["pretraining"] = pretraining_state(runs[arm])
     trivial = random_init.get("baseline", {})
     split = "test" if "test" in trivial else "dev"
+    model, recipe = job_model_and_recipe(job)
     return {
         "task": job.task,
         "task_data": str(job.task_data),
@@ -259,10 +268,10 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         "unit": job.unit,
         "preset": job.preset,
         "dtype": job.dtype,
-        "init_scheme": job.init_scheme,
-        "generator_fraction": job.generator_fraction,
-        "generator_layers": job.generator_layers,
-        "embedding_norm_cap": job.embedding_norm_cap,
+        "init_scheme": model.init_scheme,
+        "generator_fraction": recipe.generator_fraction,
+        "generator_layers": recipe.generator_layers,
+        "embedding_norm_cap": recipe.embedding_norm_cap,
         "seeds": job.seeds,
         "arms": arms,
         "random_init": _split_scores(random_init, metric),
@@ -410,17 +419,13 @@ def finetune_flags(settings: FinetuneConfig) -> str:
     )
 
 
-def generator_note(job: CompareJob) -> str:
-    """The generator shape, when it is not the preset's."""
-    if job.generator_fraction is None and job.generator_layers is None:
-        return ""
-    width = "the preset's width" if job.generator_fraction is None else f"width {job.generator_fraction:g}"
-    depth = "full depth" if job.generator_layers is None else f"{job.generator_layers} layers"
-    return f", generator {width}, {depth}"
-
-
-def cap_note(job: CompareJob) -> str:
-    return "" if job.embedding_norm_cap is None else f", token rows capped at norm {job.embedding_norm_cap:g}"
+def recipe_note(job: CompareJob) -> str:
+    """The starting weights, generator shape and cap the arms ran with (the preset's unless overridden)."""
+    model, recipe = job_model_and_recipe(job)
+    depth = "full depth" if recipe.generator_layers is None else f"{recipe.generator_layers} layers"
+    start = "" if model.init_scheme == "bert" else f", {model.init_scheme} start"
+    cap = "" if recipe.embedding_norm_cap is None else f", token rows capped at norm {recipe.embedding_norm_cap:g}"
+    return f"{start}, generator width {recipe.generator_fraction:g}, {depth}{cap}"
 
 
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
@@ -428,8 +433,7 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     lines = [
         f"# {' vs '.join(results['arms'])} at equal compute: {job.task}",
         "",
-        f"Preset `{job.preset}` ({job.dtype}{', ' + job.init_scheme + ' start' if job.init_scheme != 'bert' else ''}"
-        f"{generator_note(job)}{cap_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
+        f"Preset `{job.preset}` ({job.dtype}{recipe_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
         f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
         f"median over seeds (min–max).",
         "",

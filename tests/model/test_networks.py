@@ -29,6 +29,21 @@ def test_preset_discriminator_sizes_match_the_paper(name, expected):
     assert gen["hidden_size"] == round(p.model.hidden_size * p.objective.generator_fraction)
 
 
+def test_tiny_budget_is_tiny_with_the_local_start_and_a_capped_table():
+    import dataclasses
+
+    tiny, budget = preset("tiny"), preset("tiny-budget")
+    assert dataclasses.replace(budget.model, init_scheme="bert") == tiny.model
+    assert budget.model.init_scheme == "local"
+    assert budget.train == tiny.train
+    changed = {
+        f.name
+        for f in dataclasses.fields(budget.objective)
+        if getattr(budget.objective, f.name) != getattr(tiny.objective, f.name)
+    }
+    assert changed == {"embedding_norm_cap"} and budget.objective.embedding_norm_cap == 0.2
+
+
 def test_generator_shares_embeddings_with_discriminator():
     generator, discriminator = build_pair(ModelConfig(**SMALL_CFG), 0.25)
     d_emb, g_emb = discriminator.electra.embeddings, generator.electra.embeddings
