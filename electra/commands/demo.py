@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from electra.commands.validate import Pair, load_pair
-from electra.config import ObjectiveConfig, PrepareConfig, tiny
+from electra.config import ObjectiveConfig, PrepareConfig, tiny_budget
 from electra.data.loader import PretrainBatch
 from electra.data.prepare import prepare
 from electra.errors import ElectraError
@@ -64,8 +64,8 @@ def _run(workdir: Path, minutes: float, sentence: str | None) -> None:
     counts = meta["counts"]
     say(f"      {counts['documents']} documents, {counts['examples']} examples, {counts['tokens']:,} tokens")
 
-    say(f"[2/3] pretraining a tiny ELECTRA for {minutes:g} minutes on the CPU")
-    preset = tiny()
+    say(f"[2/3] pretraining a tiny ELECTRA (preset tiny-budget) for {minutes:g} minutes on the CPU")
+    preset = tiny_budget()
     job = PretrainJob(
         "electra",
         preset.model,

@@ -93,6 +93,24 @@ def test_two_processes_match_one_process_with_the_global_batch(prepared, tmp_pat
     assert one[-1]["loss"] < one[0]["loss"]
 
 
+def test_tiny_budgets_start_and_cap_train_alike_in_two_processes(prepared, tmp_path):
+    """The options ``--preset tiny-budget`` adds: the ``local`` start and a token-row cap that binds."""
+    options = ("--model.init_scheme", "local", "--recipe.embedding_norm_cap", "0.1")
+    pretrain(prepared, tmp_path / "one", 10, 1, *options)
+    pretrain(prepared, tmp_path / "two", 10, 2, *options)
+    one, two = rows(tmp_path / "one"), rows(tmp_path / "two")
+    assert [r["step"] for r in one] == [r["step"] for r in two] == [5, 10]
+    for a, b in zip(one, two):
+        for key in KEYS:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    from safetensors.torch import load_file
+
+    for run in ("one", "two"):
+        table = load_file(str(tmp_path / run / "discriminator" / "model.safetensors"))
+        rows_norm = table["electra.embeddings.word_embeddings.weight"].norm(dim=1)
+        assert rows_norm.max() <= 0.1 + 1e-5 and rows_norm.max() > 0.099  # capped, and the cap binds
+
+
 def test_a_two_process_checkpoint_resumes_in_one_process(prepared, tmp_path):
     run = tmp_path / "run"
     pretrain(prepared, run, 20, 2)
