@@ -6,7 +6,8 @@
 3. let the shipped generator corrupt a sentence, then show which tokens the live discriminator
    and the shipped (longer-trained) discriminator flag as replaced, with probabilities.
 
-A few CPU-minutes are far too little for a discriminator to learn to detect replacements; the
+The live model uses the ``tiny-budget`` preset, whose discriminator leaves its always-"original"
+plateau within a few hundred steps, so a few CPU-minutes already catch some replacements; the
 shipped pair (trained by this project with ``electra pretrain``, see its ``TRAINING.md``) shows
 what the same model does after more training.
 """
