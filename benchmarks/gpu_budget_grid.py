@@ -9,7 +9,7 @@ a deadline. Not part of `make test`.
 
 PD / ALL: `electra prepare` folders of the four public-domain corpus files and of the whole corpus
 (same tokenizer). Env: PRE_FLOPS (6e14), PRE_MIN (4.5), FT_DEADLINE (seconds since the start,
-520), FT_PAR (parallel fine-tuning runs, 10), RUNS (work folder, /tmp/runs), SMOKE=1 (a few CPU
+535), FT_PAR (parallel fine-tuning runs, 10), RUNS (work folder, /tmp/runs), SMOKE=1 (a few CPU
 steps, to check the script). OUT gets results.tar.gz (logs, metrics, results), driver.log and the
 fp16 pairs of three ELECTRA runs.
 """
@@ -30,8 +30,8 @@ SMOKE = os.environ.get("SMOKE") == "1"
 PY = sys.executable
 DEV = "cpu" if SMOKE else "cuda"
 PRE_FLOPS = os.environ.get("PRE_FLOPS", "6e14")
-PRE_MIN = os.environ.get("PRE_MIN", "5")
-FT_DEADLINE = float(os.environ.get("FT_DEADLINE", "520"))
+PRE_MIN = os.environ.get("PRE_MIN", "4.5")
+FT_DEADLINE = float(os.environ.get("FT_DEADLINE", "535"))
 FT_PAR = int(os.environ.get("FT_PAR", "10"))
 X = Path(os.environ.get("XDIR", "/tmp/x"))
 X.mkdir(parents=True, exist_ok=True)

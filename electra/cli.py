@@ -820,7 +820,7 @@ def compare_parser() -> ArgumentParser:
         type=Optional[float],
         default=None,
         help="every arm: cap the token-table rows at this norm after each step (recipe.embedding_norm_cap; "
-        "default: the preset's)",
+        "default: the preset's; 0: no cap)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_options(parser, FinetuneConfig, skip=("device",))

@@ -213,6 +213,8 @@ def test_pretrain_help_describes_every_field_with_the_presets_values(preset_name
     assert undescribed == []
     lr = next(a for a in fields if a.dest == "train.lr")
     assert parser.get_defaults()["train"]["lr"] == preset(preset_name).train.lr
+    assert parser.get_defaults()["model"]["init_scheme"] == preset(preset_name).model.init_scheme
+    assert parser.get_defaults()["recipe"]["embedding_norm_cap"] == preset(preset_name).objective.embedding_norm_cap
     assert lr.help.startswith("Peak learning rate")
 
 

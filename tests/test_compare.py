@@ -65,6 +65,9 @@ def test_equal_budgets_snapshots_and_report(compared):
         assert BUDGET <= flops[2] < 1.2 * BUDGET  # stopped once the budget was spent
         for v in fractions.values():
             assert len(v["per_seed"]) == 2 and v["min"] <= v["median"] <= v["max"]
+    # the recipe the arms ran with, as the preset set it
+    recipe = [results[k] for k in ("init_scheme", "generator_fraction", "generator_layers", "embedding_norm_cap")]
+    assert recipe == ["bert", 0.25, None, None]
     # equal compute, not equal steps: the ELECTRA step also runs a generator
     assert results["arms"]["electra"]["1"]["step"] < results["arms"]["mlm"]["1"]["step"]
     report = (out / "report.md").read_text()
@@ -195,8 +198,10 @@ def test_a_presets_recipe_reaches_the_arms_unless_overridden(prepared, tmp_path)
     assert (electra.recipe.generator_fraction, electra.recipe.generator_layers) == (0.25, None)
     assert electra.recipe.embedding_norm_cap == mlm.recipe.embedding_norm_cap == 0.2
     assert "local start, generator width 0.25, full depth, token rows capped at norm 0.2" in recipe_note(job)
-    wide = arm_job(
-        dataclasses.replace(job, init_scheme="bert", generator_fraction=1.0, generator_layers=2), "electra", meta
-    )
+    wide_job = dataclasses.replace(job, init_scheme="bert", generator_fraction=1.0, generator_layers=2)
+    wide = arm_job(wide_job, "electra", meta)
     assert wide.model.init_scheme == "bert" and wide.recipe.embedding_norm_cap == 0.2
     assert (wide.recipe.generator_fraction, wide.recipe.generator_layers) == (1.0, 2)
+    uncapped = dataclasses.replace(job, embedding_norm_cap=0.0, arms=("mlm",))
+    assert arm_job(uncapped, "mlm", meta).recipe.embedding_norm_cap is None
+    assert recipe_note(uncapped) == ", local start"  # an MLM-only compare has no generator; 0: no cap

@@ -67,7 +67,8 @@ class CompareJob:
     generator_layers: int | None = None
     """ELECTRA arms: generator depth; None: the preset's."""
     embedding_norm_cap: float | None = None
-    """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: the preset's."""
+    """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: the
+    preset's; 0: no cap, whatever the preset says."""
     dtype: str = "fp32"
     """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
     model FLOPs either way, so bf16 only makes them cheaper."""
@@ -125,9 +126,11 @@ def job_model_and_recipe(job: CompareJob) -> tuple[ModelConfig, ObjectiveConfig]
     overrides = {
         "generator_fraction": job.generator_fraction,
         "generator_layers": job.generator_layers,
-        "embedding_norm_cap": job.embedding_norm_cap,
+        "embedding_norm_cap": job.embedding_norm_cap or None,  # 0 is handled below
     }
     recipe = dataclasses.replace(chosen.objective, **{k: v for k, v in overrides.items() if v is not None})
+    if job.embedding_norm_cap == 0:
+        recipe = dataclasses.replace(recipe, embedding_norm_cap=None)
     return model, recipe
 
 
@@ -422,10 +425,13 @@ def finetune_flags(settings: FinetuneConfig) -> str:
 def recipe_note(job: CompareJob) -> str:
     """The starting weights, generator shape and cap the arms ran with (the preset's unless overridden)."""
     model, recipe = job_model_and_recipe(job)
-    depth = "full depth" if recipe.generator_layers is None else f"{recipe.generator_layers} layers"
     start = "" if model.init_scheme == "bert" else f", {model.init_scheme} start"
+    generator = ""
+    if any("generator" in objective_class(arm).folders for arm in job.arms):
+        depth = "full depth" if recipe.generator_layers is None else f"{recipe.generator_layers} layers"
+        generator = f", generator width {recipe.generator_fraction:g}, {depth}"
     cap = "" if recipe.embedding_norm_cap is None else f", token rows capped at norm {recipe.embedding_norm_cap:g}"
-    return f"{start}, generator width {recipe.generator_fraction:g}, {depth}{cap}"
+    return f"{start}{generator}{cap}"
 
 
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:

@@ -109,6 +109,7 @@ def test_tiny_budgets_start_and_cap_train_alike_in_two_processes(prepared, tmp_p
         table = load_file(str(tmp_path / run / "discriminator" / "model.safetensors"))
         rows_norm = table["electra.embeddings.word_embeddings.weight"].norm(dim=1)
         assert rows_norm.max() <= 0.1 + 1e-5 and rows_norm.max() > 0.099  # capped, and the cap binds
+        assert json.loads((tmp_path / run / "discriminator" / "config.json").read_text())["init_scheme"] == "local"
 
 
 def test_a_two_process_checkpoint_resumes_in_one_process(prepared, tmp_path):
