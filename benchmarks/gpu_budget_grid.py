@@ -130,76 +130,33 @@ def pretrain():
                 shutil.copy(RUNS / name / f, X / f"{name}_{f}")
 
 
+def ft_job(name: str, run: str, task: str, kind: str, *extra: str, random_init: bool = False) -> tuple:
+    """One fine-tuning run: ``name`` and its ``electra finetune`` arguments."""
+    init = ["--init", "random"] if random_init else []
+    return name, ["--model", str(RUNS / run), *init, "--task", kind, "--data", str(TASKS / task), *extra]
+
+
 def ft_jobs():
+    """Sentiment for every model and random initialisation first, then the other tasks for three
+    models, then sentiment with layer decay 1.0."""
     ok = [n for n in ARMS if any((RUNS / n / f / "model.safetensors").exists() for f in ("discriminator", "mlm"))]
-    jobs = []
     base = next((n for n in ok if n.startswith("E_")), None)
-    for n in ok:
-        jobs.append(
-            (f"sent_{n}", ["--model", str(RUNS / n), "--task", "classification", "--data", str(TASKS / "sentiment")])
-        )
+    jobs = [ft_job(f"sent_{n}", n, "sentiment", "classification") for n in ok]
     if base:
-        jobs.append(
-            (
-                "sent_random",
-                [
-                    "--model",
-                    str(RUNS / base),
-                    "--init",
-                    "random",
-                    "--task",
-                    "classification",
-                    "--data",
-                    str(TASKS / "sentiment"),
-                ],
-            )
-        )
+        jobs.append(ft_job("sent_random", base, "sentiment", "classification", random_init=True))
     pick = [n for n in ("E_pd_cap_g2", "E_all_cap_g2", "M_all_cap") if n in ok]
     for task, kind in (("regression", "regression"), ("ner", "tagging"), ("qa", "qa")):
-        for n in pick:
-            jobs.append((f"{task}_{n}", ["--model", str(RUNS / n), "--task", kind, "--data", str(TASKS / task)]))
+        jobs += [ft_job(f"{task}_{n}", n, task, kind) for n in pick]
         if base:
-            jobs.append(
-                (
-                    f"{task}_random",
-                    ["--model", str(RUNS / base), "--init", "random", "--task", kind, "--data", str(TASKS / task)],
-                )
-            )
-    for n in ("E_all_cap_g2", "M_all_cap"):
-        if n in ok:
-            jobs.append(
-                (
-                    f"sentLD1_{n}",
-                    [
-                        "--model",
-                        str(RUNS / n),
-                        "--task",
-                        "classification",
-                        "--data",
-                        str(TASKS / "sentiment"),
-                        "--layer-decay",
-                        "1.0",
-                    ],
-                )
-            )
+            jobs.append(ft_job(f"{task}_random", base, task, kind, random_init=True))
+    flat = ("--layer-decay", "1.0")
+    jobs += [
+        ft_job(f"sentLD1_{n}", n, "sentiment", "classification", *flat)
+        for n in ("E_all_cap_g2", "M_all_cap")
+        if n in ok
+    ]
     if base:
-        jobs.append(
-            (
-                "sentLD1_random",
-                [
-                    "--model",
-                    str(RUNS / base),
-                    "--init",
-                    "random",
-                    "--task",
-                    "classification",
-                    "--data",
-                    str(TASKS / "sentiment"),
-                    "--layer-decay",
-                    "1.0",
-                ],
-            )
-        )
+        jobs.append(ft_job("sentLD1_random", base, "sentiment", "classification", *flat, random_init=True))
     return jobs
 
 
