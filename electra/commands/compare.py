@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from electra.commands.plot import pyplot, save_figure
-from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, ModelConfig, ObjectiveConfig, preset
+from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, Preset, preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
@@ -119,19 +119,22 @@ def fraction_name(fraction: float) -> str:
     return f"{fraction:g}"
 
 
-def job_model_and_recipe(job: CompareJob) -> tuple[ModelConfig, ObjectiveConfig]:
-    """The preset's model and recipe with the job's overrides; a ``None`` override keeps the preset's."""
+def job_preset(job: CompareJob) -> Preset:
+    """The preset with the job's overrides: a ``None`` keeps the preset's value; a cap of 0 removes it."""
     chosen = preset(job.preset)
-    model = dataclasses.replace(chosen.model, init_scheme=job.init_scheme or chosen.model.init_scheme)
-    overrides = {
-        "generator_fraction": job.generator_fraction,
-        "generator_layers": job.generator_layers,
-        "embedding_norm_cap": job.embedding_norm_cap or None,  # 0 is handled below
-    }
-    recipe = dataclasses.replace(chosen.objective, **{k: v for k, v in overrides.items() if v is not None})
-    if job.embedding_norm_cap == 0:
-        recipe = dataclasses.replace(recipe, embedding_norm_cap=None)
-    return model, recipe
+    objective = chosen.objective
+    cap = objective.embedding_norm_cap if job.embedding_norm_cap is None else job.embedding_norm_cap or None
+    layers = objective.generator_layers if job.generator_layers is None else job.generator_layers
+    return dataclasses.replace(
+        chosen,
+        model=dataclasses.replace(chosen.model, init_scheme=job.init_scheme or chosen.model.init_scheme),
+        objective=dataclasses.replace(
+            objective,
+            generator_fraction=job.generator_fraction or objective.generator_fraction,
+            generator_layers=layers,
+            embedding_norm_cap=cap,
+        ),
+    )
 
 
 def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
@@ -139,8 +142,8 @@ def arm_job(job: CompareJob, arm: str, meta: dict) -> PretrainJob:
     first, so the budget must be that one: with FLOPs, ``max_steps`` is set just above the steps
     the budget is expected to take (and the warm-up kept to a tenth of them); with minutes, the
     preset's ``max_steps`` is far beyond what a compare budget reaches."""
-    chosen = preset(job.preset)
-    model, recipe = job_model_and_recipe(job)
+    chosen = job_preset(job)
+    model, recipe = chosen.model, chosen.objective
     train = dataclasses.replace(chosen.train, device=job.device, seed=job.seed, dtype=job.dtype, save_every=10**9)
     base = data_job(PretrainJob(arm, model, recipe, train), meta)
     if job.unit == "minutes":
@@ -262,7 +265,7 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         arms[arm]["pretraining"] = pretraining_state(runs[arm])
     trivial = random_init.get("baseline", {})
     split = "test" if "test" in trivial else "dev"
-    model, recipe = job_model_and_recipe(job)
+    chosen = job_preset(job)
     return {
         "task": job.task,
         "task_data": str(job.task_data),
@@ -271,10 +274,10 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         "unit": job.unit,
         "preset": job.preset,
         "dtype": job.dtype,
-        "init_scheme": model.init_scheme,
-        "generator_fraction": recipe.generator_fraction,
-        "generator_layers": recipe.generator_layers,
-        "embedding_norm_cap": recipe.embedding_norm_cap,
+        "init_scheme": chosen.model.init_scheme,
+        "generator_fraction": chosen.objective.generator_fraction,
+        "generator_layers": chosen.objective.generator_layers,
+        "embedding_norm_cap": chosen.objective.embedding_norm_cap,
         "seeds": job.seeds,
         "arms": arms,
         "random_init": _split_scores(random_init, metric),
@@ -424,7 +427,8 @@ def finetune_flags(settings: FinetuneConfig) -> str:
 
 def recipe_note(job: CompareJob) -> str:
     """The starting weights, generator shape and cap the arms ran with (the preset's unless overridden)."""
-    model, recipe = job_model_and_recipe(job)
+    chosen = job_preset(job)
+    model, recipe = chosen.model, chosen.objective
     start = "" if model.init_scheme == "bert" else f", {model.init_scheme} start"
     generator = ""
     if any("generator" in objective_class(arm).folders for arm in job.arms):

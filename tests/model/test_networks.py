@@ -1,5 +1,7 @@
 """Model shapes, presets, weight sharing and the transformers key layout."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -30,8 +32,6 @@ def test_preset_discriminator_sizes_match_the_paper(name, expected):
 
 
 def test_tiny_budget_is_tiny_with_the_local_start_and_a_capped_table():
-    import dataclasses
-
     tiny, budget = preset("tiny"), preset("tiny-budget")
     assert dataclasses.replace(budget.model, init_scheme="bert") == tiny.model
     assert budget.model.init_scheme == "local"
