@@ -184,6 +184,14 @@ class ObjectiveConfig:
     times over their starting norm (~0.18-0.23 for the presets), which slows fine-tuning
     (docs/small-budgets.md)."""
 
+    embedding_sharing: Literal["es", "gdes", "none"] = "es"
+    """How the generator and the discriminator share the embedding tables (ELECTRA-style
+    objectives). 'es': one token, position and token-type table for both, trained by both losses
+    (the paper). 'gdes': DeBERTa-v3's gradient-disentangled sharing: the discriminator's tables
+    are ``sg(E_G) + E_delta``, so only the generator's MLM loss trains the generator's tables
+    ``E_G`` and the discriminator's loss trains only ``E_delta`` (zero at the start); the
+    discriminator folder holds the sum. 'none': each network owns its tables (same start)."""
+
     def __post_init__(self) -> None:
         _require(0 < self.mask_prob < 1, "mask_prob", f"must be in (0, 1), got {self.mask_prob!r}")
         _require(self.disc_weight >= 0, "disc_weight", "must be >= 0")
@@ -204,6 +212,11 @@ class ObjectiveConfig:
             self.embedding_norm_cap is None or self.embedding_norm_cap > 0,
             "embedding_norm_cap",
             f"must be > 0 or None, got {self.embedding_norm_cap!r}",
+        )
+        _require(
+            self.embedding_sharing in ("es", "gdes", "none"),
+            "embedding_sharing",
+            f"must be 'es', 'gdes' or 'none', got {self.embedding_sharing!r}",
         )
 
     def generator_model(self, discriminator: ModelConfig) -> ModelConfig:

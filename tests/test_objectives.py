@@ -125,3 +125,68 @@ def test_the_norm_cap_keeps_every_token_row_within_it_after_each_step(prepared, 
         table.copy_(short)
     objective.after_step()
     assert torch.equal(table, short)  # rows under the cap are untouched
+
+
+def tables(network) -> list[torch.Tensor]:
+    e = network.electra.embeddings
+    return [e.word_embeddings.weight, e.position_embeddings.weight, e.token_type_embeddings.weight]
+
+
+def test_gdes_keeps_each_loss_on_its_own_tables_and_the_discriminator_on_their_sum():
+    """``embedding_sharing='gdes'``: the RTD loss reaches only the discriminator's tables, the MLM
+    loss only the generator's, and after each step the discriminator's tables are the generator's
+    plus what the RTD updates alone added (E_delta)."""
+    torch.manual_seed(0)
+    recipe = ObjectiveConfig(embedding_sharing="gdes")
+    objective = ElectraObjective.build(CFG, recipe, SPECIAL, 32)
+    gen, disc = tables(objective.generator), tables(objective.discriminator)
+    assert all(g is not d and torch.equal(g, d) for g, d in zip(gen, disc))  # own tables, same start
+    assert objective.generator.generator_lm_head.weight is gen[0]
+
+    b = batch()
+    out = objective.run(b, torch.Generator().manual_seed(1))
+    rtd_loss(out.disc_logits, out.labels, b.attention_mask).backward(retain_graph=True)
+    assert all(g.grad is None for g in gen) and torch.count_nonzero(disc[0].grad) > 0
+    objective.zero_grad(set_to_none=True)
+    out.gen_loss.backward()
+    assert all(d.grad is None for d in disc) and torch.count_nonzero(gen[0].grad) > 0
+
+    optimizer = torch.optim.AdamW(objective.parameters(), lr=1e-2, weight_decay=0.0)
+    delta = [torch.zeros_like(d) for d in disc]  # E_delta, followed by hand
+    for step in range(3):
+        objective.zero_grad(set_to_none=True)
+        objective(batch(step), torch.Generator().manual_seed(step)).loss.backward()
+        before = [d.detach().clone() for d in disc]
+        objective.before_step()
+        optimizer.step()
+        delta = [acc + d.detach() - b for acc, d, b in zip(delta, disc, before)]  # the RTD update alone
+        objective.after_step()
+        for g, d, e in zip(gen, disc, delta):
+            torch.testing.assert_close(d.detach(), g.detach() + e)
+    assert torch.count_nonzero(delta[0]) > 0 and not torch.equal(gen[0], disc[0])
+
+
+def test_unshared_tables_start_alike_and_stay_independent():
+    torch.manual_seed(0)
+    objective = ElectraObjective.build(CFG, ObjectiveConfig(embedding_sharing="none"), SPECIAL, 32)
+    assert objective.disentangled is None
+    gen, disc = tables(objective.generator), tables(objective.discriminator)
+    assert all(g is not d and torch.equal(g, d) for g, d in zip(gen, disc))
+    with torch.no_grad():
+        gen[0].add_(1.0)
+    objective.before_step()
+    objective.after_step()
+    assert not torch.equal(gen[0], disc[0])
+
+
+def test_gdes_with_a_norm_cap_caps_both_tables_and_passes_the_generators_capped_change_on():
+    torch.manual_seed(0)
+    recipe = ObjectiveConfig(embedding_sharing="gdes", embedding_norm_cap=0.1)
+    objective = ElectraObjective.build(CFG, recipe, SPECIAL, 32)
+    gen, disc = tables(objective.generator)[0], tables(objective.discriminator)[0]
+    objective.before_step()
+    with torch.no_grad():
+        gen.mul_(50)  # the generator's step: rows far over the cap
+    objective.after_step()
+    assert gen.norm(dim=1).max() <= 0.1 + 1e-6 and disc.norm(dim=1).max() <= 0.1 + 1e-6
+    torch.testing.assert_close(disc, gen)  # no RTD update yet: the sum is the capped generator table

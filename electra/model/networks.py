@@ -7,10 +7,13 @@
 
 ``build_pair`` makes the generator reuse the discriminator's ``Embeddings`` module (token,
 position and token-type tables and the embedding LayerNorm: one set of tensors) and ties the
-generator's output projection to the shared token table.
+generator's output projection to the shared token table; under ``recipe.embedding_sharing``
+'gdes' or 'none' the discriminator gets its own copy (``electra.model.sharing``).
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 import torch.nn.functional as F
@@ -138,14 +141,20 @@ def build_pair(
     generator_fraction: float,
     generator_layers: int | None = None,
     main: type[nn.Module] = Discriminator,
+    shared: bool = True,
 ) -> tuple[Generator, nn.Module]:
     """A generator (``generator_fraction`` of the main network's width, ``generator_layers``
     deep: default the same depth) and the main network (the discriminator, or a full-size masked
     LM for the MLM ablations) that share one ``Embeddings`` module, initialised by the main
-    network's ``init_scheme``."""
+    network's ``init_scheme``. ``shared=False``: the main network gets its own copy of that
+    module, with the same starting values (``recipe.embedding_sharing`` 'gdes' and 'none')."""
     network = main(disc_cfg)
     generator = Generator(disc_cfg.scaled(generator_fraction, generator_layers), embeddings=network.electra.embeddings)
     apply_init_scheme(disc_cfg, [network.electra, generator.electra])
+    if not shared:
+        network.electra.embeddings = copy.deepcopy(generator.electra.embeddings)
+        if isinstance(network, Generator):  # a masked LM's output projection stays tied to its own table
+            network.generator_lm_head.weight = network.electra.embeddings.word_embeddings.weight
     return generator, network
 
 

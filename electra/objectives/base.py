@@ -22,6 +22,7 @@ from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops
 from electra.masking import Rng, prediction_slots, select_positions, slots_per_row
+from electra.model.sharing import DisentangledTables
 from electra.tokenizer import SpecialIds
 
 
@@ -122,12 +123,28 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
     def metrics(stats: dict[str, float]) -> dict[str, float | None]:
         """Summed statistics -> the metrics row (ratios, baselines)."""
 
+    disentangled: DisentangledTables | None = None
+    """Set by objectives built with ``recipe.embedding_sharing`` 'gdes': their pair's tables to keep in step."""
+
+    def before_step(self) -> None:
+        """Called before every optimizer step (after the gradients are in)."""
+        if self.disentangled is not None:
+            self.disentangled.before_step()
+
     def after_step(self) -> None:
-        """Constraints applied to the weights after every optimizer step: ``recipe.embedding_norm_cap``."""
-        if self.cfg.embedding_norm_cap is not None:
+        """Called after every optimizer step: the disentangled tables take on the generator's
+        change (``recipe.embedding_sharing`` 'gdes'), then ``recipe.embedding_norm_cap`` applies
+        to every network's token table (the generator's first, so that its capped change is
+        the one passed on)."""
+        cap = self.cfg.embedding_norm_cap
+        if self.disentangled is not None:
+            if cap is not None:
+                cap_row_norms_(self.disentangled.source_word_table, cap)
+            self.disentangled.after_step()
+        if cap is not None:
             tables = {id(t): t for n in self.networks().values() for t in [n.electra.embeddings.word_embeddings.weight]}
             for table in tables.values():
-                cap_row_norms_(table, self.cfg.embedding_norm_cap)
+                cap_row_norms_(table, cap)
 
     @staticmethod
     def health(row: dict) -> Health | None:

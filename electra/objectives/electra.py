@@ -12,6 +12,7 @@ from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, discriminator_head_forward, encoder_forward, generator_head_forward
 from electra.masking import Rng
 from electra.model.networks import Discriminator, Generator, build_pair
+from electra.model.sharing import disentangled_tables
 from electra.objectives.base import Health, LossTerm, Objective, Selection, StepOutput
 from electra.objectives.pieces import (
     discriminator_health,
@@ -71,8 +72,11 @@ class ElectraObjective(Objective):
     def build(
         cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
     ) -> ElectraObjective:
-        generator, discriminator = build_pair(model, recipe.generator_fraction, recipe.generator_layers)
-        return cls(generator, discriminator, recipe, special, max_seq_len)
+        shared = recipe.embedding_sharing == "es"
+        generator, discriminator = build_pair(model, recipe.generator_fraction, recipe.generator_layers, shared=shared)
+        objective = cls(generator, discriminator, recipe, special, max_seq_len)
+        objective.disentangled = disentangled_tables(recipe.embedding_sharing, generator.electra, discriminator.electra)
+        return objective
 
     def networks(self) -> dict[str, nn.Module]:
         return {"discriminator": self.discriminator, "generator": self.generator}

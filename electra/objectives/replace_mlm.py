@@ -11,6 +11,7 @@ from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, encoder_forward, generator_head_forward
 from electra.masking import Rng
 from electra.model.networks import Generator, build_pair
+from electra.model.sharing import disentangled_tables
 from electra.objectives.base import LossTerm, Objective, StepOutput
 from electra.objectives.pieces import generator_corruption, generator_outputs, mlm_metrics, mlm_stats, ratio
 from electra.tokenizer import SpecialIds
@@ -40,8 +41,13 @@ class ReplaceMlmObjective(Objective):
     def build(
         cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
     ) -> ReplaceMlmObjective:
-        generator, main = build_pair(model, recipe.generator_fraction, recipe.generator_layers, main=cls.model_class)
-        return cls(generator, main, recipe, special, max_seq_len)
+        shared = recipe.embedding_sharing == "es"
+        generator, main = build_pair(
+            model, recipe.generator_fraction, recipe.generator_layers, main=cls.model_class, shared=shared
+        )
+        objective = cls(generator, main, recipe, special, max_seq_len)
+        objective.disentangled = disentangled_tables(recipe.embedding_sharing, generator.electra, main.electra)
+        return objective
 
     def networks(self) -> dict[str, nn.Module]:
         return {"mlm": self.mlm, "generator": self.generator}

@@ -462,6 +462,7 @@ class Trainer:
         self.bad_run = (self.bad_run + 1) * bad.float()
         self.last_lr = lr  # the rate this step used
         set_lr(self.optimizer, lr)
+        self.objective.before_step()
         if self.device_skip:
             self.optimizer.found_inf = bad.float()
             self.optimizer.step()

@@ -186,3 +186,27 @@ def test_transformers_task_configs_become_tasks(tmp_path):
     assert task(architectures=["ElectraForQuestionAnswering"])["state"]["null_threshold"] == 0.0
     with pytest.raises(ElectraError, match="not a fine-tuned model"):
         task(architectures=["ElectraForPreTraining"])
+
+
+def test_a_gdes_pair_exports_the_discriminators_summed_tables(prepared, tmp_path):
+    """``--recipe.embedding_sharing gdes``: the discriminator folder holds ``E_G + E_delta`` in the
+    usual layout, so ``transformers`` loads it with the same outputs."""
+    from tests.helpers import TINY
+
+    run = tmp_path / "run"
+    args = ["pretrain", "--data", str(prepared), "--out", str(run), "--max-steps", "10", "--no-progress"]
+    assert main([*args, *TINY, "--recipe.embedding_sharing", "gdes", "--train.batch_size", "8"]) == 0
+    out = tmp_path / "exported"
+    assert main(["export", str(run), str(out), "--part", "discriminator"]) == 0
+    theirs = hf_load("AutoModelForPreTraining", out)
+    ours = load_network(Discriminator, run / "discriminator").eval()
+    generator = load_network(Generator, run / "generator")
+    table = ours.electra.embeddings.word_embeddings.weight
+    assert not torch.equal(table, generator.electra.embeddings.word_embeddings.weight)  # its own tables
+    torch.testing.assert_close(theirs.electra.embeddings.word_embeddings.weight, table)
+    batch = encode(out)
+    with torch.no_grad():
+        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        got = theirs(**batch).logits
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 NO_DROPOUT = [
     "--model.embedding_size",
@@ -110,6 +111,30 @@ def test_tiny_budgets_start_and_cap_train_alike_in_two_processes(prepared, tmp_p
         rows_norm = table["electra.embeddings.word_embeddings.weight"].norm(dim=1)
         assert rows_norm.max() <= 0.1 + 1e-5 and rows_norm.max() > 0.099  # capped, and the cap binds
         assert json.loads((tmp_path / run / "discriminator" / "config.json").read_text())["init_scheme"] == "local"
+
+
+@pytest.mark.parametrize("placement", [(), ("--train.fsdp", "true")], ids=["ddp", "fsdp"])
+def test_gdes_trains_alike_in_two_processes(prepared, tmp_path, placement):
+    """``--recipe.embedding_sharing gdes``: every process adds the generator's (possibly sharded)
+    change to the discriminator's tables; the saved tables match one process's."""
+    from safetensors.torch import load_file
+
+    options = ("--recipe.embedding_sharing", "gdes")
+    pretrain(prepared, tmp_path / "one", 10, 1, *options)
+    pretrain(prepared, tmp_path / "two", 10, 2, *options, *placement)
+    for a, b in zip(rows(tmp_path / "one"), rows(tmp_path / "two")):
+        for key in KEYS:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    key = "electra.embeddings.word_embeddings.weight"
+    saved = {
+        (run, part): load_file(str(tmp_path / run / part / "model.safetensors"))[key]
+        for run in ("one", "two")
+        for part in ("discriminator", "generator")
+    }
+    for part in ("discriminator", "generator"):
+        torch.testing.assert_close(saved["two", part], saved["one", part], atol=1e-5, rtol=1e-4)
+    delta = saved["one", "discriminator"] - saved["one", "generator"]
+    assert delta.abs().max() > 1e-4  # the discriminator's own part has grown
 
 
 def test_a_two_process_checkpoint_resumes_in_one_process(prepared, tmp_path):

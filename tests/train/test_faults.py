@@ -67,7 +67,14 @@ LOCAL_WIDE_GENERATOR = (
 )
 
 
-@pytest.mark.parametrize("options", [(), LOCAL_WIDE_GENERATOR], ids=["preset", "local-start-wide-generator-norm-cap"])
+GDES = ("--recipe.embedding_sharing", "gdes")  # the discriminator's tables: the generator's + its own delta
+
+
+@pytest.mark.parametrize(
+    "options",
+    [(), LOCAL_WIDE_GENERATOR, GDES],
+    ids=["preset", "local-start-wide-generator-norm-cap", "gdes"],
+)
 def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path, options):
     steps = 120
     full = pretrain_process(prepared, tmp_path / "full", steps, "--save-every", "10", *options)
