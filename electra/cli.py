@@ -26,6 +26,7 @@ from electra.config import (
     DTYPES,
     INIT_SCHEMES,
     PRESETS,
+    SHARING,
     FinetuneConfig,
     ModelConfig,
     ObjectiveConfig,
@@ -822,6 +823,13 @@ def compare_parser() -> ArgumentParser:
         help="every arm: cap the token-table rows at this norm after each step (recipe.embedding_norm_cap; "
         "default: the preset's; 0: no cap)",
     )
+    parser.add_argument(
+        "--embedding-sharing",
+        choices=list(SHARING),
+        default=None,
+        help="ELECTRA arms: recipe.embedding_sharing ('gdes': DeBERTa-v3's gradient-disentangled sharing; "
+        "default: the preset's)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_config_options(parser, FinetuneConfig, skip=("device",))
     return parser
@@ -855,6 +863,7 @@ def run_compare(ns: Namespace) -> None:
         generator_fraction=ns.generator_fraction,
         generator_layers=ns.generator_layers,
         embedding_norm_cap=ns.embedding_norm_cap,
+        embedding_sharing=ns.embedding_sharing,
     )
     compare(job, progress=not ns.no_progress)
     print(f"report: {ns.out / 'report.md'}", file=sys.stderr)

@@ -19,6 +19,7 @@ from electra.errors import ConfigError, ElectraError
 SCHEMA_VERSION = 1
 
 INIT_SCHEMES = ("bert", "local")
+SHARING = ("es", "gdes", "none")
 """Starting-weight schemes of ``ModelConfig.init_scheme``."""
 
 DTYPES = ("fp32", "bf16")
@@ -214,9 +215,9 @@ class ObjectiveConfig:
             f"must be > 0 or None, got {self.embedding_norm_cap!r}",
         )
         _require(
-            self.embedding_sharing in ("es", "gdes", "none"),
+            self.embedding_sharing in SHARING,
             "embedding_sharing",
-            f"must be 'es', 'gdes' or 'none', got {self.embedding_sharing!r}",
+            f"must be one of {', '.join(SHARING)}, got {self.embedding_sharing!r}",
         )
 
     def generator_model(self, discriminator: ModelConfig) -> ModelConfig:

@@ -66,8 +66,8 @@ def test_equal_budgets_snapshots_and_report(compared):
         for v in fractions.values():
             assert len(v["per_seed"]) == 2 and v["min"] <= v["median"] <= v["max"]
     # the recipe the arms ran with, as the preset set it
-    recipe = [results[k] for k in ("init_scheme", "generator_fraction", "generator_layers", "embedding_norm_cap")]
-    assert recipe == ["bert", 0.25, None, None]
+    keys = ("init_scheme", "generator_fraction", "generator_layers", "embedding_norm_cap", "embedding_sharing")
+    assert [results[k] for k in keys] == ["bert", 0.25, None, None, "es"]
     # equal compute, not equal steps: the ELECTRA step also runs a generator
     assert results["arms"]["electra"]["1"]["step"] < results["arms"]["mlm"]["1"]["step"]
     report = (out / "report.md").read_text()
@@ -202,6 +202,12 @@ def test_a_presets_recipe_reaches_the_arms_unless_overridden(prepared, tmp_path)
     wide = arm_job(wide_job, "electra", meta)
     assert wide.model.init_scheme == "bert" and wide.recipe.embedding_norm_cap == 0.2
     assert (wide.recipe.generator_fraction, wide.recipe.generator_layers) == (1.0, 2)
+    assert electra.recipe.embedding_sharing == "es"
+    gdes = dataclasses.replace(job, embedding_sharing="gdes")
+    assert arm_job(gdes, "electra", meta).recipe.embedding_sharing == "gdes"
+    assert "full depth, embedding sharing gdes, token rows" in recipe_note(gdes)
+    with pytest.raises(ElectraError, match="--embedding-sharing"):
+        dataclasses.replace(job, embedding_sharing="tied")
     uncapped = dataclasses.replace(job, embedding_norm_cap=0.0, arms=("mlm",))
     assert arm_job(uncapped, "mlm", meta).recipe.embedding_norm_cap is None
     assert recipe_note(uncapped) == ", local start"  # an MLM-only compare has no generator; 0: no cap

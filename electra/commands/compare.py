@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from electra.commands.plot import pyplot, save_figure
-from electra.config import DTYPES, INIT_SCHEMES, FinetuneConfig, Preset, preset
+from electra.config import DTYPES, INIT_SCHEMES, SHARING, FinetuneConfig, Preset, preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
@@ -69,6 +69,8 @@ class CompareJob:
     embedding_norm_cap: float | None = None
     """Every arm: ``recipe.embedding_norm_cap`` (token-table rows capped at this norm); None: the
     preset's; 0: no cap, whatever the preset says."""
+    embedding_sharing: str | None = None
+    """ELECTRA arms: ``recipe.embedding_sharing`` ('es', 'gdes', 'none'); None: the preset's."""
     dtype: str = "fp32"
     """Pretraining autocast dtype of both arms (fine-tuning stays fp32); a FLOPs budget counts the same
     model FLOPs either way, so bf16 only makes them cheaper."""
@@ -78,6 +80,8 @@ class CompareJob:
             raise ElectraError(f"invalid --dtype {self.dtype!r}: use {' or '.join(DTYPES)}")
         if self.init_scheme is not None and self.init_scheme not in INIT_SCHEMES:
             raise ElectraError(f"invalid --init-scheme {self.init_scheme!r}: use {' or '.join(INIT_SCHEMES)}")
+        if self.embedding_sharing not in (None, *SHARING):
+            raise ElectraError(f"invalid --embedding-sharing {self.embedding_sharing!r}: use {', '.join(SHARING)}")
         if self.unit not in ("flops", "minutes"):
             raise ElectraError(f"invalid --budget-unit {self.unit!r}: use flops or minutes")
         if not self.budget > 0 or not math.isfinite(self.budget):
@@ -133,6 +137,7 @@ def job_preset(job: CompareJob) -> Preset:
             generator_fraction=job.generator_fraction or objective.generator_fraction,
             generator_layers=layers,
             embedding_norm_cap=cap,
+            embedding_sharing=job.embedding_sharing or objective.embedding_sharing,
         ),
     )
 
@@ -278,6 +283,7 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         "generator_fraction": chosen.objective.generator_fraction,
         "generator_layers": chosen.objective.generator_layers,
         "embedding_norm_cap": chosen.objective.embedding_norm_cap,
+        "embedding_sharing": chosen.objective.embedding_sharing,
         "seeds": job.seeds,
         "arms": arms,
         "random_init": _split_scores(random_init, metric),
@@ -426,7 +432,7 @@ def finetune_flags(settings: FinetuneConfig) -> str:
 
 
 def recipe_note(job: CompareJob) -> str:
-    """The starting weights, generator shape and cap the arms ran with (the preset's unless overridden)."""
+    """The starting weights, generator shape and sharing, and cap the arms ran with (the preset's unless overridden)."""
     chosen = job_preset(job)
     model, recipe = chosen.model, chosen.objective
     start = "" if model.init_scheme == "bert" else f", {model.init_scheme} start"
@@ -434,6 +440,8 @@ def recipe_note(job: CompareJob) -> str:
     if any("generator" in objective_class(arm).folders for arm in job.arms):
         depth = "full depth" if recipe.generator_layers is None else f"{recipe.generator_layers} layers"
         generator = f", generator width {recipe.generator_fraction:g}, {depth}"
+        if recipe.embedding_sharing != "es":
+            generator += f", embedding sharing {recipe.embedding_sharing}"
     cap = "" if recipe.embedding_norm_cap is None else f", token rows capped at norm {recipe.embedding_norm_cap:g}"
     return f"{start}{generator}{cap}"
 
