@@ -30,6 +30,16 @@ def encode(folder):
     return batch
 
 
+def assert_same_logits(theirs, ours, folder):
+    """``transformers``' model and ours give the same logits on every real token of ``SENTENCES``."""
+    batch = encode(folder)
+    with torch.no_grad():
+        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        got = theirs(**batch).logits
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     "part, auto_cls, ours_cls",
     [("discriminator", "AutoModelForPreTraining", Discriminator), ("generator", "AutoModelForMaskedLM", Generator)],
@@ -39,12 +49,7 @@ def test_pretrained_pair_exports(tmp_path, part, auto_cls, ours_cls):
     assert main(["export", str(shipped_pair_path()), str(out), "--part", part]) == 0
     theirs = hf_load(auto_cls, out)
     ours = load_network(ours_cls, shipped_pair_path() / part).eval()
-    batch = encode(out)
-    with torch.no_grad():
-        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        got = theirs(**batch).logits
-    real = batch["attention_mask"].bool()
-    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
+    assert_same_logits(theirs, ours, out)
 
 
 @pytest.mark.parametrize(
@@ -204,9 +209,4 @@ def test_a_gdes_pair_exports_the_discriminators_summed_tables(prepared, tmp_path
     table = ours.electra.embeddings.word_embeddings.weight
     assert not torch.equal(table, generator.electra.embeddings.word_embeddings.weight)  # its own tables
     torch.testing.assert_close(theirs.electra.embeddings.word_embeddings.weight, table)
-    batch = encode(out)
-    with torch.no_grad():
-        expected = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        got = theirs(**batch).logits
-    real = batch["attention_mask"].bool()
-    torch.testing.assert_close(got[real], expected[real], atol=1e-5, rtol=1e-5)
+    assert_same_logits(theirs, ours, out)
