@@ -19,8 +19,10 @@ from electra.errors import ConfigError, ElectraError
 SCHEMA_VERSION = 1
 
 INIT_SCHEMES = ("bert", "local")
-SHARING = ("es", "gdes", "none")
 """Starting-weight schemes of ``ModelConfig.init_scheme``."""
+
+SHARING = ("es", "gdes", "none")
+"""How a generator and its discriminator share embeddings (``ObjectiveConfig.embedding_sharing``)."""
 
 DTYPES = ("fp32", "bf16")
 """Autocast dtypes a training step can run under (the values of ``TrainConfig.dtype``)."""

@@ -21,7 +21,7 @@ from electra.data.loader import BatchStream, PretrainData, load_meta
 from electra.errors import ConfigError, ElectraError, Preempted
 from electra.files import make_folder, write_json
 from electra.flops import slot_share
-from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator
+from electra.model.io import load_encoder, load_state, network_folder, read_config, read_weights, refuse_generator
 from electra.model.networks import count_parameters
 from electra.objectives import OBJECTIVES, Objective, objective_class
 from electra.runtime import preserved_torch_state, resolve_device
@@ -154,22 +154,52 @@ def fitted_job(job: PretrainJob, meta: dict, init: Path | None, continuing: bool
     return encoder_job(job, Path(init), meta)
 
 
-def load_initial_weights(objective: torch.nn.Module, init: Path) -> None:
+def load_initial_weights(objective: Objective, init: Path) -> None:
     """Start from the networks saved in ``init``: a run, checkpoint or model-pair folder (every
     network loaded exactly), or one encoder folder (ours, HF ELECTRA or BERT), which initialises
-    the discriminator (or the MLM model) and the shared embeddings; the generator's own layers
-    start fresh.
+    the discriminator (or the MLM model) and the embeddings (every network's, when the pair does
+    not share them: ``E_delta`` starts at zero under 'gdes'); the generator's own layers start
+    fresh.
+
+    A pair whose networks hold different embedding tables (saved by a 'gdes' or 'none' run, or by
+    two separate models) loaded into a pair that shares one module keeps the encoder's tables,
+    with a warning.
 
     Only weights are taken: optimizer and schedule start fresh (continued pretraining).
     """
+    networks = objective.networks()
+    encoder = networks[objective.encoder]
     if is_network_folder(init):
         refuse_generator(init, "start pretraining from")
-        load_encoder(objective.networks()[objective.encoder], init)
+        load_encoder(encoder, init)
+        for network in networks.values():
+            if network.electra.embeddings is not encoder.electra.embeddings:
+                network.electra.embeddings.load_state_dict(encoder.electra.embeddings.state_dict())
         return
-    for name, module in objective.networks().items():
+    for name in networks:
         if not (init / name).is_dir():
             raise ElectraError(f"{init}: no '{name}' folder to initialise the {name} from")
-        load_weights(module, init / name)
+    states = {name: read_weights(init / name) for name in networks}
+    warn_if_shared_tables_differ(networks, states, objective.encoder, init)
+    for name in sorted(networks, key=lambda n: n == objective.encoder):  # the encoder last: its shared tables win
+        load_state(networks[name], states[name], init / name / "model.safetensors")
+
+
+def warn_if_shared_tables_differ(networks: dict, states: dict, encoder: str, init: Path) -> None:
+    """Warn when networks that share one embedding module come with different tables."""
+    key = "electra.embeddings.word_embeddings.weight"
+    table = networks[encoder].electra.embeddings
+    for name, network in networks.items():
+        differ = states[name][key].shape != states[encoder][key].shape or not torch.equal(
+            states[name][key], states[encoder][key]
+        )
+        if name != encoder and network.electra.embeddings is table and differ:
+            print(
+                f"warning: {init}: the {name}'s embedding tables differ from the {encoder}'s, and this run "
+                f"shares one set (recipe.embedding_sharing 'es'): both networks start from the {encoder}'s. "
+                f"To keep both, pretrain with --recipe.embedding_sharing gdes or none",
+                file=sys.stderr,
+            )
 
 
 @preserved_torch_state()  # seeds, deterministic kernels, threads: as they were before the call

@@ -184,9 +184,26 @@ def test_gdes_with_a_norm_cap_caps_both_tables_and_passes_the_generators_capped_
     recipe = ObjectiveConfig(embedding_sharing="gdes", embedding_norm_cap=0.1)
     objective = ElectraObjective.build(CFG, recipe, SPECIAL, 32)
     gen, disc = tables(objective.generator)[0], tables(objective.discriminator)[0]
+    with torch.no_grad():
+        disc.add_(0.001)  # an E_delta from earlier steps
     objective.before_step()
+    start = gen.detach().clone()
     with torch.no_grad():
         gen.mul_(50)  # the generator's step: rows far over the cap
     objective.after_step()
     assert gen.norm(dim=1).max() <= 0.1 + 1e-6 and disc.norm(dim=1).max() <= 0.1 + 1e-6
-    torch.testing.assert_close(disc, gen)  # no RTD update yet: the sum is the capped generator table
+    # the generator's change as capped was passed on (passing the uncapped one and then capping
+    # the sum would leave the discriminator's rows pointing elsewhere)
+    expected = start + 0.001 + (gen - start)
+    expected = expected * (0.1 / expected.norm(dim=1, keepdim=True)).clamp(max=1.0)
+    torch.testing.assert_close(disc, expected)
+
+
+def test_an_mlm_main_network_with_its_own_tables_keeps_its_output_projection_tied_to_them():
+    from electra.objectives import ReplaceMlmObjective
+
+    objective = ReplaceMlmObjective.build(CFG, ObjectiveConfig(embedding_sharing="gdes"), SPECIAL, 32)
+    table = objective.mlm.electra.embeddings.word_embeddings.weight
+    assert objective.mlm.generator_lm_head.weight is table
+    assert table is not objective.generator.electra.embeddings.word_embeddings.weight
+    assert objective.disentangled is not None and objective.disentangled.target is objective.mlm.electra.embeddings

@@ -22,7 +22,7 @@ from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops
 from electra.masking import Rng, prediction_slots, select_positions, slots_per_row
-from electra.model.sharing import DisentangledTables
+from electra.model.sharing import DisentangledTables, cap_row_norms_
 from electra.tokenizer import SpecialIds
 
 
@@ -138,9 +138,7 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
         the one passed on)."""
         cap = self.cfg.embedding_norm_cap
         if self.disentangled is not None:
-            if cap is not None:
-                cap_row_norms_(self.disentangled.source_word_table, cap)
-            self.disentangled.after_step()
+            self.disentangled.after_step(cap)
         if cap is not None:
             tables = {id(t): t for n in self.networks().values() for t in [n.electra.embeddings.word_embeddings.weight]}
             for table in tables.values():
@@ -155,12 +153,3 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
     def progress_fields(row: dict) -> dict[str, str]:
         """Short extra fields for the progress bar."""
         return {}
-
-
-@torch.no_grad()
-def cap_row_norms_(table: torch.Tensor, cap: float) -> None:
-    """Scale the rows of ``table`` longer than ``cap`` back to ``cap``, in place (a sharded table's
-    local rows: FSDP shards whole rows)."""
-    rows = table.to_local() if hasattr(table, "to_local") else table
-    norms = rows.norm(dim=1, keepdim=True)
-    rows.mul_((cap / norms.clamp(min=1e-12)).clamp(max=1.0))

@@ -2,8 +2,8 @@
 
 ``Replicated`` wraps the objective in ``DistributedDataParallel`` (or leaves it alone in one
 process); ``Sharded`` applies ``fully_shard`` to every transformer layer of every network and
-then to the whole objective (embeddings, shared between the networks, and heads go in that root
-unit). Both answer the questions the trainer asks: the module to call, how to skip the
+then to the whole objective (the embeddings, shared or each network's own, and the heads go in
+that root unit). Both answer the questions the trainer asks: the module to call, how to skip the
 gradient reduction of a micro-batch, each network's full weights for writing, the optimizer
 state in a form any process count can load, and loading both back.
 """

@@ -1,5 +1,6 @@
 """Short real training runs: both objectives learn; checkpoint + resume continues exactly."""
 
+import dataclasses
 import json
 
 import pytest
@@ -74,6 +75,56 @@ def test_init_starts_from_saved_weights(prepared, tmp_path):
     b = load_file(str(second / "discriminator" / "model.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)  # lr ~0: weights stay where init put them
     assert json.loads((second / "run.json").read_text())["init"] == str(first)
+
+
+def sharing_job(sharing: str, steps: int, **train):
+    base = job("electra", steps, **train)
+    return dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, embedding_sharing=sharing))
+
+
+def word_tables(run) -> tuple[torch.Tensor, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    key = "electra.embeddings.word_embeddings.weight"
+    return tuple(load_file(str(run / part / "model.safetensors"))[key] for part in ("discriminator", "generator"))
+
+
+def test_the_trainer_passes_the_generators_table_changes_on_under_gdes(prepared, tmp_path):
+    """With no RTD loss and no weight decay ``E_delta`` stays zero, so under 'gdes' the saved
+    discriminator tables must follow the generator's; under 'none' they stay where they started."""
+    torch.set_num_threads(1)
+    quiet = dict(weight_decay=0.0)
+    for sharing in ("gdes", "none"):
+        the_job = sharing_job(sharing, 10, **quiet)
+        the_job = dataclasses.replace(the_job, recipe=dataclasses.replace(the_job.recipe, disc_weight=0.0))
+        run = run_pretraining(the_job, prepared, tmp_path / sharing, progress=False)
+        disc, gen = word_tables(run)
+        if sharing == "gdes":
+            torch.testing.assert_close(disc, gen, atol=1e-6, rtol=1e-5)
+        else:
+            assert (disc - gen).abs().max() > 1e-3
+
+
+def test_a_single_encoder_starts_both_tables_under_gdes(prepared, tmp_path, capsys):
+    """``--init ENCODER`` under 'gdes': the generator's tables start from the encoder's (E_delta = 0);
+    a gdes pair continued with shared tables keeps the discriminator's, and says so."""
+    torch.set_num_threads(1)
+    from electra.data.loader import PretrainData
+    from electra.pretrain import build, fitted_job, load_initial_weights
+    from electra.tokenizer import SpecialIds
+
+    first = run_pretraining(sharing_job("gdes", 5), prepared, tmp_path / "first", progress=False)
+    meta = PretrainData(prepared).meta
+    special = SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4)
+    objective = build(fitted_job(sharing_job("gdes", 5), meta, None, False), special, 64)
+    load_initial_weights(objective, first / "discriminator")
+    disc, _ = word_tables(first)
+    for network in (objective.discriminator, objective.generator):
+        assert torch.equal(network.electra.embeddings.word_embeddings.weight.detach(), disc)
+    shared = build(fitted_job(sharing_job("es", 5), meta, None, False), special, 64)
+    load_initial_weights(shared, first)
+    assert torch.equal(shared.generator.electra.embeddings.word_embeddings.weight.detach(), disc)
+    assert "embedding tables differ" in capsys.readouterr().err
 
 
 def test_init_from_a_folder_without_models_is_an_error(prepared, tmp_path):
