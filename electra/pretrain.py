@@ -190,10 +190,8 @@ def warn_if_shared_tables_differ(networks: dict, states: dict, encoder: str, ini
     key = "electra.embeddings.word_embeddings.weight"
     table = networks[encoder].electra.embeddings
     for name, network in networks.items():
-        differ = states[name][key].shape != states[encoder][key].shape or not torch.equal(
-            states[name][key], states[encoder][key]
-        )
-        if name != encoder and network.electra.embeddings is table and differ:
+        shared = name != encoder and network.electra.embeddings is table
+        if shared and not torch.equal(states[name][key], states[encoder][key]):  # False for other shapes too
             print(
                 f"warning: {init}: the {name}'s embedding tables differ from the {encoder}'s, and this run "
                 f"shares one set (recipe.embedding_sharing 'es'): both networks start from the {encoder}'s. "
