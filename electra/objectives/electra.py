@@ -11,10 +11,10 @@ from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, discriminator_head_forward, encoder_forward, generator_head_forward
 from electra.masking import Rng
-from electra.model.networks import Discriminator, Generator, build_pair
-from electra.model.sharing import disentangled_tables
+from electra.model.networks import Discriminator, Generator
 from electra.objectives.base import Health, LossTerm, Objective, Selection, StepOutput
 from electra.objectives.pieces import (
+    build_recipe_pair,
     discriminator_health,
     discriminator_progress,
     generator_corruption,
@@ -72,10 +72,9 @@ class ElectraObjective(Objective):
     def build(
         cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
     ) -> ElectraObjective:
-        shared = recipe.embedding_sharing == "es"
-        generator, discriminator = build_pair(model, recipe.generator_fraction, recipe.generator_layers, shared=shared)
-        objective = cls(generator, discriminator, recipe, special, max_seq_len)
-        objective.disentangled = disentangled_tables(recipe.embedding_sharing, generator.electra, discriminator.electra)
+        pair = build_recipe_pair(model, recipe)
+        objective = cls(pair.generator, pair.main, recipe, special, max_seq_len)
+        objective.disentangled = pair.disentangled
         return objective
 
     def networks(self) -> dict[str, nn.Module]:

@@ -7,13 +7,29 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from electra.config import ObjectiveConfig
+from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.masking import Rng, mask_for_generator, uniform, write_samples
-from electra.model.networks import Generator
+from electra.model.networks import Discriminator, Generator, build_pair
+from electra.model.sharing import DisentangledTables, disentangled_tables
 from electra.model.vocab import VocabOutput, project_loss_sample
 from electra.objectives.base import Health, Objective, Selection
+
+
+class Pair(NamedTuple):
+    generator: Generator
+    main: nn.Module
+    disentangled: DisentangledTables | None
+
+
+def build_recipe_pair(model: ModelConfig, recipe: ObjectiveConfig, main: type[nn.Module] = Discriminator) -> Pair:
+    """The generator and ``main`` network of ``recipe`` (its generator shape and
+    ``embedding_sharing``), with what keeps 'gdes' tables in step."""
+    shared = recipe.embedding_sharing == "es"
+    generator, network = build_pair(model, recipe.generator_fraction, recipe.generator_layers, main=main, shared=shared)
+    return Pair(generator, network, disentangled_tables(recipe.embedding_sharing, generator.electra, network.electra))
 
 
 def generator_outputs(

@@ -10,10 +10,16 @@ from electra.config import ModelConfig, ObjectiveConfig
 from electra.data.loader import PretrainBatch
 from electra.flops import StepFlops, encoder_forward, generator_head_forward
 from electra.masking import Rng
-from electra.model.networks import Generator, build_pair
-from electra.model.sharing import disentangled_tables
+from electra.model.networks import Generator
 from electra.objectives.base import LossTerm, Objective, StepOutput
-from electra.objectives.pieces import generator_corruption, generator_outputs, mlm_metrics, mlm_stats, ratio
+from electra.objectives.pieces import (
+    build_recipe_pair,
+    generator_corruption,
+    generator_outputs,
+    mlm_metrics,
+    mlm_stats,
+    ratio,
+)
 from electra.tokenizer import SpecialIds
 
 
@@ -41,12 +47,9 @@ class ReplaceMlmObjective(Objective):
     def build(
         cls, model: ModelConfig, recipe: ObjectiveConfig, special: SpecialIds, max_seq_len: int
     ) -> ReplaceMlmObjective:
-        shared = recipe.embedding_sharing == "es"
-        generator, main = build_pair(
-            model, recipe.generator_fraction, recipe.generator_layers, main=cls.model_class, shared=shared
-        )
-        objective = cls(generator, main, recipe, special, max_seq_len)
-        objective.disentangled = disentangled_tables(recipe.embedding_sharing, generator.electra, main.electra)
+        pair = build_recipe_pair(model, recipe, main=cls.model_class)
+        objective = cls(pair.generator, pair.main, recipe, special, max_seq_len)
+        objective.disentangled = pair.disentangled
         return objective
 
     def networks(self) -> dict[str, nn.Module]:

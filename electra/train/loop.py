@@ -38,6 +38,7 @@ from electra.errors import ElectraError
 from electra.files import write_json
 from electra.masking import RowRng
 from electra.model.io import save_network
+from electra.model.sharing import local_rows
 from electra.runtime import deterministic_kernels
 from electra.train import checkpoint, sinks
 from electra.train.distributed import Processes, all_sum, any_true, gather_objects, gather_values
@@ -535,9 +536,7 @@ class Trainer:
         with a non-finite parameter is refused, never written."""
         self._raise_if_stuck()
         broken = [
-            name
-            for name, p in self.objective.named_parameters()
-            if not bool(torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all())
+            name for name, p in self.objective.named_parameters() if not bool(torch.isfinite(local_rows(p)).all())
         ]
         if any_true(bool(broken), self.procs, self.device):
             raise ElectraError(
