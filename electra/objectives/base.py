@@ -137,11 +137,12 @@ class Objective(PositionSelector, metaclass=abc.ABCMeta):
         to every network's token table (the generator's first, so that its capped change is
         the one passed on)."""
         cap = self.cfg.embedding_norm_cap
-        tables = {id(t): t for t in (n.electra.embeddings.word_embeddings.weight for n in self.networks().values())}
         if self.disentangled is not None:
-            self.disentangled.after_step(cap)  # caps the generator's table itself
-            tables.pop(id(self.disentangled.source.word_embeddings.weight))
+            self.disentangled.after_step(cap)
         if cap is not None:
+            tables = {id(t): t for t in (n.electra.embeddings.word_embeddings.weight for n in self.networks().values())}
+            if self.disentangled is not None:
+                tables.pop(id(self.disentangled.source.word_embeddings.weight))  # capped by after_step above
             for table in tables.values():
                 cap_row_norms_(table, cap)
 
