@@ -377,6 +377,9 @@ class FinetuneConfig:
     """Global gradient-norm clip; 0 disables."""
     classifier_dropout: float = 0.1
     """Dropout in the task head."""
+    reinit_layers: int = 0
+    """Pretrained models: start the top K encoder layers afresh (as random initialisation starts them)
+    instead of from their pretrained weights; docs/small-budgets.md. No effect with --init random."""
     head: Literal["hf", "reference"] = "hf"
     """Sentence head: 'hf' = dropout, dense, GELU, dropout, linear (transformers'
     ElectraClassificationHead, exportable as is); 'reference' = dropout + linear on [CLS]."""
@@ -413,6 +416,11 @@ class FinetuneConfig:
         _require(self.max_train_examples is None or self.max_train_examples > 0, "max_train_examples", "must be > 0")
         _require(0 <= self.warmup_fraction < 1, "warmup_fraction", "must be in [0, 1)")
         _require(0 <= self.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
+        _require(
+            isinstance(self.reinit_layers, int) and self.reinit_layers >= 0,
+            "reinit_layers",
+            f"must be a non-negative integer, got {self.reinit_layers!r}",
+        )
         _require(self.head in ("hf", "reference"), "head", f"must be 'hf' or 'reference', got {self.head!r}")
         _check_loggers(self.loggers)
         _check_optimizer_fields(self)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import shutil
 
 import pytest
 
@@ -125,6 +126,25 @@ def test_rerun_skips_finished_work_and_bad_options_are_named(compared, prepared,
     assert (out / "results.json").read_text() == before
     assert cli.main([*args, "--arms", "electra,bert"]) == 2
     assert "bert" in capsys.readouterr().err
+
+
+def test_a_rerun_with_other_finetuning_settings_finetunes_again(compared, prepared, tmp_path, capsys):
+    out, task = compared
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    before = json.loads((out / "results.json").read_text())
+    args = ["compare", "--data", str(prepared), "--task-data", str(task), "--task", "classification"]
+    args += ["--budget", str(BUDGET), "--seeds", "1,2", "--epochs", "1", "--device", "cpu", "--no-progress"]
+    assert cli.main([*args, "--out", str(copy), "--fractions", "1", "--reinit-layers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "electra/1 was fine-tuned with other seeds or settings" in err
+    assert "fine-tuning random" not in err  # no pretrained layers to reset: the earlier run stands
+    after = json.loads((copy / "results.json").read_text())
+    assert after["random_init"]["per_seed"] == before["random_init"]["per_seed"]
+    for arm in ("electra", "mlm"):
+        again = json.loads((copy / "finetune" / arm / "1" / "results.json").read_text())
+        assert again["hyperparameters"]["reinit_layers"] == 1
+    assert " --reinit-layers 1" in (copy / "report.md").read_text()
 
 
 def _score(median: float) -> dict:

@@ -220,7 +220,10 @@ def read_rows(run: Path) -> list[dict]:
 def finetune_snapshot(job: CompareJob, model: Path, name: str, init: str, progress: bool) -> dict:
     out = job.out / "finetune" / name
     if (out / "results.json").is_file():
-        return json.loads((out / "results.json").read_text(encoding="utf-8"))
+        earlier = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        if same_finetuning(earlier, job):
+            return earlier
+        print(f"compare: {name} was fine-tuned with other seeds or settings; fine-tuning it again", file=sys.stderr)
     print(f"compare: fine-tuning {name} on {job.task} ({len(job.seeds)} seeds)", file=sys.stderr)
     settings = dataclasses.replace(job.finetune, device=job.device)
     return finetune(
@@ -235,6 +238,26 @@ def finetune_snapshot(job: CompareJob, model: Path, name: str, init: str, progre
             overwrite=True,
         ),
         progress=progress,
+    )
+
+
+RESOLVED = ("lr", "layer_decay", "epochs")
+"""Fine-tuning settings whose None a run records as the value it resolved to."""
+
+
+def same_finetuning(earlier: dict, job: CompareJob) -> bool:
+    """Whether an earlier fine-tuning's ``results.json`` ran with this job's seeds and settings (a
+    setting it does not record had its default then; ``reinit_layers`` does not change a random start)."""
+    recorded = earlier.get("hyperparameters", {})
+    default = dataclasses.asdict(FinetuneConfig())
+    ignored = ("device", "loggers", "reinit_layers") if earlier.get("init") == "random" else ("device", "loggers")
+    wanted = {
+        name: value
+        for name, value in dataclasses.asdict(job.finetune).items()
+        if name not in ignored and not (value is None and name in RESOLVED)
+    }
+    return earlier.get("seeds") == list(job.seeds) and all(
+        recorded.get(name, default[name]) == value for name, value in wanted.items()
     )
 
 

@@ -239,6 +239,11 @@ def prepare(job: FinetuneJob) -> Prepared:
     source = network_folder(job.model)
     refuse_generator(source, "fine-tune")
     cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
+    if job.settings.reinit_layers > cfg.num_hidden_layers:
+        raise ElectraError(
+            f"invalid --reinit-layers {job.settings.reinit_layers}: {source} has only "
+            f"{cfg.num_hidden_layers} encoder layers"
+        )
     splits = load_splits(job.data, spec)
     problem = make_problem(spec, job.settings, load_tokenizer(source), job.tagging_scheme)
     problem.fit_labels(splits["train"], [s for k, s in splits.items() if k != "train"])
@@ -270,7 +275,12 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     for seed in job.seeds:
         print(
             f"seed {seed}: {len(prepared.splits['train'])} training examples, {hp['epochs']} epochs, "
-            f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}",
+            f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}"
+            + (
+                f", top {hp['reinit_layers']} layers re-initialised"
+                if hp["reinit_layers"] and job.init == "pretrained"
+                else ""
+            ),
             file=sys.stderr,
         )
         runs.append(run_seed(job, prepared, seed, progress))
@@ -295,10 +305,7 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     """Train from the source weights (or fresh ones), keep the best dev epoch, score, save."""
     torch.manual_seed(seed)  # head (and, with --init random, encoder) initialisation; dropout
     model = p.problem.build_model(p.cfg)
-    if job.init == "pretrained":
-        load_encoder(model, p.source)
-    else:  # the source's data-free starting scheme, so that the baseline differs only by pretraining
-        apply_init_scheme(p.cfg, [model.electra])
+    start_encoder(model, p, pretrained=job.init == "pretrained", reinit_layers=job.settings.reinit_layers)
     model.to(p.device)
     pad = special_ids(p.problem.tokenizer).pad
     dev = (p.splits["dev"], p.features["dev"]) if "dev" in p.splits and p.splits["dev"].labelled else None
@@ -332,6 +339,20 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     save_finetuned(model, job, p, job.out / f"seed-{seed}")
     write_json(job.out / f"seed-{seed}" / "results.json", run)
     return run
+
+
+def start_encoder(model: TaskModel, p: Prepared, pretrained: bool, reinit_layers: int) -> None:
+    """The encoder's starting weights: the source's, but for its top ``reinit_layers`` layers, which
+    keep the fresh start random initialisation gives them; or, not ``pretrained``, all fresh. A fresh
+    start is the source's data-free scheme, so that the baseline differs only by pretraining."""
+    if not pretrained or reinit_layers:
+        apply_init_scheme(p.cfg, [model.electra])
+    if not pretrained:
+        return
+    top = model.electra.encoder.layer[len(model.electra.encoder.layer) - reinit_layers :]
+    fresh = {name: tensor.clone() for name, tensor in top.state_dict().items()}
+    load_encoder(model, p.source)
+    top.load_state_dict(fresh)
 
 
 def save_finetuned(model: TaskModel, job: FinetuneJob, p: Prepared, folder: Path) -> None:
