@@ -144,7 +144,8 @@ def test_a_rerun_with_other_finetuning_settings_finetunes_again(compared, prepar
     for arm in ("electra", "mlm"):
         again = json.loads((copy / "finetune" / arm / "1" / "results.json").read_text())
         assert again["hyperparameters"]["reinit_layers"] == 1
-    assert " --reinit-layers 1" in (copy / "report.md").read_text()
+    report = (copy / "report.md").read_text()
+    assert "fine-tuning options `--epochs 1.0 --reinit-layers 1`" in report and " --reinit-layers 1 --out" in report
 
 
 def _score(median: float) -> dict:

@@ -475,8 +475,9 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
         f"# {' vs '.join(results['arms'])} at equal compute: {job.task}",
         "",
         f"Preset `{job.preset}` ({job.dtype}{recipe_note(job)}), budget {job.budget:g} {job.unit} per objective, data `{job.data}`, "
-        f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}. Scores: {metric} on {split}, "
-        f"median over seeds (min–max).",
+        f"task data `{job.task_data}`, seeds {','.join(map(str, job.seeds))}"
+        + (f", fine-tuning options `{flags.strip()}`" if (flags := finetune_flags(job.finetune)) else "")
+        + f". Scores: {metric} on {split}, median over seeds (min–max).",
         "",
         "## Verdict",
         "",
