@@ -272,15 +272,13 @@ def finetune(job: FinetuneJob, progress: bool = True) -> dict:
     make_folder(job.out)
     hp = prepared.hp
     runs = []
+    reinit = (
+        f", top {hp['reinit_layers']} layers re-initialised" if hp["reinit_layers"] and job.init == "pretrained" else ""
+    )
     for seed in job.seeds:
         print(
             f"seed {seed}: {len(prepared.splits['train'])} training examples, {hp['epochs']} epochs, "
-            f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}"
-            + (
-                f", top {hp['reinit_layers']} layers re-initialised"
-                if hp["reinit_layers"] and job.init == "pretrained"
-                else ""
-            ),
+            f"lr {hp['lr']:g}, layer decay {hp['layer_decay']:g}{reinit}",
             file=sys.stderr,
         )
         runs.append(run_seed(job, prepared, seed, progress))
