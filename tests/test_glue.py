@@ -241,6 +241,16 @@ def test_rerun_skips_finished_tasks_and_refuses_other_settings(ran, model, glue_
     assert "seeds" in capsys.readouterr().err
     assert {path: path.stat().st_mtime_ns for path in before} == before
 
+    # a task finished before a setting existed (here --reinit-layers) ran with its default: reused
+    path = ran / "cola" / "results.json"
+    older = json.loads(path.read_text())
+    del older["hyperparameters"]["reinit_layers"]
+    path.write_text(json.dumps(older))
+    assert glue(model, glue_dir, ran) == 0
+    assert capsys.readouterr().err.count("finished earlier") == 3
+    assert glue(model, glue_dir, ran, "--reinit-layers", "1") == 2
+    assert "reinit_layers 0 there, 1 now" in capsys.readouterr().err
+
 
 @pytest.mark.parametrize(
     "setup, extra, message",

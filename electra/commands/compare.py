@@ -32,7 +32,7 @@ from electra.config import DTYPES, INIT_SCHEMES, SHARING, FinetuneConfig, Preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
-from electra.finetune.run import FinetuneJob, finetune
+from electra.finetune.run import FinetuneJob, finetune, recorded
 from electra.objectives import NETWORK_FOLDERS, OBJECTIVES, objective_class
 from electra.objectives.pieces import PLATEAU_TOLERANCE
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
@@ -248,17 +248,14 @@ RESOLVED = ("lr", "layer_decay", "epochs")
 def same_finetuning(earlier: dict, job: CompareJob) -> bool:
     """Whether an earlier fine-tuning's ``results.json`` ran with this job's seeds and settings (a
     setting it does not record had its default then; ``reinit_layers`` does not change a random start)."""
-    recorded = earlier.get("hyperparameters", {})
-    default = dataclasses.asdict(FinetuneConfig())
+    then = recorded(earlier.get("hyperparameters", {}))
     ignored = ("device", "loggers", "reinit_layers") if earlier.get("init") == "random" else ("device", "loggers")
     wanted = {
         name: value
         for name, value in dataclasses.asdict(job.finetune).items()
         if name not in ignored and not (value is None and name in RESOLVED)
     }
-    return earlier.get("seeds") == list(job.seeds) and all(
-        recorded.get(name, default[name]) == value for name, value in wanted.items()
-    )
+    return earlier.get("seeds") == list(job.seeds) and all(then[name] == value for name, value in wanted.items())
 
 
 # ---------------------------------------------------------------- results

@@ -44,7 +44,7 @@ from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
 from electra.files import earlier_output, write_json, write_text_atomic
 from electra.finetune.readers import split_files
-from electra.finetune.run import FinetuneJob, finetune, hyperparameters
+from electra.finetune.run import FinetuneJob, finetune, hyperparameters, recorded
 from electra.finetune.tasks import resolve_task
 from electra.model.io import network_folder, read_config, refuse_generator
 from electra.train import sinks
@@ -232,7 +232,7 @@ def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
             "seeds": earlier.get("seeds"),
             "model": earlier.get("model"),
             "init": earlier.get("init"),
-            **_scored(earlier.get("hyperparameters") or {}),
+            **_scored(recorded(earlier.get("hyperparameters") or {})),
         }
         differ = [k for k in now if now[k] != then.get(k)]
         if differ:

@@ -117,6 +117,13 @@ def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
     }
 
 
+def recorded(hp: dict) -> dict:
+    """A run's recorded ``hyperparameters``, with the default of every setting that the run, made
+    before the setting existed, does not record (so that an older run still matches)."""
+    defaults = {name: value for name, value in dataclasses.asdict(FinetuneConfig()).items() if name != "loggers"}
+    return {**defaults, **hp}
+
+
 # ---------------------------------------------------------------- model folders
 
 
