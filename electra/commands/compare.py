@@ -32,7 +32,7 @@ from electra.config import DTYPES, INIT_SCHEMES, SHARING, FinetuneConfig, Preset
 from electra.data.loader import PretrainData, load_meta
 from electra.errors import ElectraError
 from electra.files import write_json, write_text_atomic
-from electra.finetune.run import FinetuneJob, finetune, recorded
+from electra.finetune.run import FinetuneJob, differences, finetune, source_config
 from electra.objectives import NETWORK_FOLDERS, OBJECTIVES, objective_class
 from electra.objectives.pieces import PLATEAU_TOLERANCE
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
@@ -219,43 +219,23 @@ def read_rows(run: Path) -> list[dict]:
 
 def finetune_snapshot(job: CompareJob, model: Path, name: str, init: str, progress: bool) -> dict:
     out = job.out / "finetune" / name
+    wanted = FinetuneJob(
+        model=model,
+        task=job.task,
+        data=job.task_data,
+        out=out,
+        seeds=job.seeds,
+        init=init,
+        settings=dataclasses.replace(job.finetune, device=job.device),
+        overwrite=True,
+    )
     if (out / "results.json").is_file():
         earlier = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        if same_finetuning(earlier, job):
+        if not differences(earlier, wanted, source_config(model)):
             return earlier
         print(f"compare: {name} was fine-tuned with other seeds or settings; fine-tuning it again", file=sys.stderr)
     print(f"compare: fine-tuning {name} on {job.task} ({len(job.seeds)} seeds)", file=sys.stderr)
-    settings = dataclasses.replace(job.finetune, device=job.device)
-    return finetune(
-        FinetuneJob(
-            model=model,
-            task=job.task,
-            data=job.task_data,
-            out=out,
-            seeds=job.seeds,
-            init=init,
-            settings=settings,
-            overwrite=True,
-        ),
-        progress=progress,
-    )
-
-
-RESOLVED = ("lr", "layer_decay", "epochs")
-"""Fine-tuning settings whose None a run records as the value it resolved to."""
-
-
-def same_finetuning(earlier: dict, job: CompareJob) -> bool:
-    """Whether an earlier fine-tuning's ``results.json`` ran with this job's seeds and settings (a
-    setting it does not record had its default then; ``reinit_layers`` does not change a random start)."""
-    then = recorded(earlier.get("hyperparameters", {}))
-    ignored = ("device", "loggers", "reinit_layers") if earlier.get("init") == "random" else ("device", "loggers")
-    wanted = {
-        name: value
-        for name, value in dataclasses.asdict(job.finetune).items()
-        if name not in ignored and not (value is None and name in RESOLVED)
-    }
-    return earlier.get("seeds") == list(job.seeds) and all(then[name] == value for name, value in wanted.items())
+    return finetune(wanted, progress=progress)
 
 
 # ---------------------------------------------------------------- results

@@ -44,9 +44,8 @@ from electra.config import FinetuneConfig, ModelConfig
 from electra.errors import ElectraError
 from electra.files import earlier_output, write_json, write_text_atomic
 from electra.finetune.readers import split_files
-from electra.finetune.run import FinetuneJob, finetune, hyperparameters, recorded
+from electra.finetune.run import FinetuneJob, differences, finetune, source_config
 from electra.finetune.tasks import resolve_task
-from electra.model.io import network_folder, read_config, refuse_generator
 from electra.train import sinks
 
 TASKS = {
@@ -86,8 +85,6 @@ AVERAGE_RULE = (
 )
 
 RESULTS_NAMES = ("results.json", "report.md")
-SAME_RUN_IGNORES = ("device", "eval_batch_size")
-"""Settings that do not change a task's scores: a finished task may differ in them and is still reused."""
 
 
 def paper_metric(task: str) -> str:
@@ -194,13 +191,6 @@ def finetune_job(job: GlueJob, task: str, folder: Path) -> FinetuneJob:
     )
 
 
-def source_config(model: Path) -> ModelConfig:
-    """The config of the network to fine-tune; a pair's generator is refused."""
-    source = network_folder(model)
-    refuse_generator(source, "fine-tune")
-    return ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
-
-
 def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
     """The results of every task finished in ``OUT`` (asked for now or not: one ``OUT``, one table);
     refused: an ``OUT`` holding other files, or a finished task run with other seeds, model, init
@@ -222,31 +212,17 @@ def check_out(job: GlueJob, cfg: ModelConfig) -> dict[str, dict]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ElectraError(f"{path}: unreadable ({exc}); delete {out / task} to rerun the task") from exc
         wanted = finetune_job(job, task, Path(job.data) / TASKS[task])
-        now = {
-            "seeds": wanted.seeds,
-            "model": str(wanted.model),
-            "init": wanted.init,
-            **_scored(hyperparameters(wanted, cfg, resolve_task(task))),
-        }
-        then = {
-            "seeds": earlier.get("seeds"),
-            "model": earlier.get("model"),
-            "init": earlier.get("init"),
-            **_scored(recorded(earlier.get("hyperparameters") or {})),
-        }
-        differ = [k for k in now if now[k] != then.get(k)]
+        differ = differences(earlier, wanted, cfg)
+        if earlier.get("model") != str(wanted.model):
+            differ = {"model": (earlier.get("model"), str(wanted.model)), **differ}
         if differ:
-            shown = "; ".join(f"{k} {then.get(k)!r} there, {now[k]!r} now" for k in differ[:4])
+            shown = "; ".join(f"{k} {then!r} there, {now!r} now" for k, (then, now) in list(differ.items())[:4])
             raise ElectraError(
                 f"{out / task}: finished with other settings ({shown}); choose another --out or "
                 f"delete {out / task} to rerun it (nothing was changed)"
             )
         finished[task] = earlier
     return finished
-
-
-def _scored(hp: dict) -> dict:
-    return {k: v for k, v in hp.items() if k not in SAME_RUN_IGNORES}
 
 
 def run_glue(job: GlueJob, progress: bool = True) -> dict:

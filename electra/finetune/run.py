@@ -117,11 +117,26 @@ def hyperparameters(job: FinetuneJob, cfg: ModelConfig, spec: TaskSpec) -> dict:
     }
 
 
-def recorded(hp: dict) -> dict:
-    """A run's recorded ``hyperparameters``, with the default of every setting that the run, made
-    before the setting existed, does not record (so that an older run still matches)."""
+SAME_RUN_IGNORES = ("device", "eval_batch_size")
+"""Settings that do not change a run's scores: an earlier run may differ in them and still stand."""
+
+
+def differences(earlier: dict, job: FinetuneJob, cfg: ModelConfig) -> dict[str, tuple]:
+    """What an earlier run's ``results.json`` ran with that ``job`` (on a model of config ``cfg``)
+    would not, as name -> (then, now): seeds, init and every setting that changes scores. A setting
+    the run predates had its default; ``reinit_layers`` does not change a random start."""
     defaults = {name: value for name, value in dataclasses.asdict(FinetuneConfig()).items() if name != "loggers"}
-    return {**defaults, **hp}
+    then = {
+        "seeds": earlier.get("seeds"),
+        "init": earlier.get("init"),
+        **defaults,
+        **(earlier.get("hyperparameters") or {}),
+    }
+    now = {"seeds": job.seeds, "init": job.init, **hyperparameters(job, cfg, job.spec())}
+    ignored = SAME_RUN_IGNORES + (("reinit_layers",) if job.init == "random" else ())
+    return {
+        name: (then.get(name), value) for name, value in now.items() if name not in ignored and then.get(name) != value
+    }
 
 
 # ---------------------------------------------------------------- model folders
@@ -240,12 +255,18 @@ class Prepared:
     device: torch.device
 
 
+def source_config(model: Path) -> ModelConfig:
+    """The config of the network to fine-tune; a pair's generator is refused."""
+    source = network_folder(model)
+    refuse_generator(source, "fine-tune")
+    return ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
+
+
 def prepare(job: FinetuneJob) -> Prepared:
     """Read the model's config and tokenizer and the data; learn labels; featurize every split."""
     spec = job.spec()
     source = network_folder(job.model)
-    refuse_generator(source, "fine-tune")
-    cfg = ModelConfig.from_dict(read_config(source), source=str(source / "config.json"))
+    cfg = source_config(source)
     if job.settings.reinit_layers > cfg.num_hidden_layers:
         raise ElectraError(
             f"invalid --reinit-layers {job.settings.reinit_layers}: {source} has only "
