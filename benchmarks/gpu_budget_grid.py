@@ -10,7 +10,9 @@ a deadline. Not part of `make test`.
 PD / ALL: `electra prepare` folders of the four public-domain corpus files and of the whole corpus
 (same tokenizer). Env: PRE_FLOPS (6e14), PRE_MIN (4.5), FT_DEADLINE (seconds since the start,
 535), FT_PAR (parallel fine-tuning runs, 10), RUNS (work folder, /tmp/runs), SMOKE=1 (a few CPU
-steps, to check the script). OUT gets results.tar.gz (logs, metrics, results), driver.log and the
+steps, to check the script), SET=scale (instead of the grid: only the `tiny-budget` ELECTRA and MLM
+pair on PD, for as long as PRE_FLOPS / PRE_MIN allow, then sentiment as pretrained and with
+`--reinit-layers 2`, and random initialisation; e.g. PRE_FLOPS=5e15 PRE_MIN=6 FT_DEADLINE=560). OUT gets results.tar.gz (logs, metrics, results), driver.log and the
 fp16 pairs of three ELECTRA runs.
 """
 
@@ -74,7 +76,8 @@ else:
     COMMON += ["--train.dtype", "bf16", "--max-flops", PRE_FLOPS, "--max-minutes", PRE_MIN]
 G2 = ["--recipe.generator_fraction", "1", "--recipe.generator_layers", "2"]
 CAP = ["--recipe.embedding_norm_cap", "0.2"]
-ARMS = {
+SCALE = os.environ.get("SET") == "scale"
+GRID = {
     "E_pd_cap_g2": ["--data", PD, *G2, *CAP],
     "E_pd_cap_q": ["--data", PD, *CAP],
     "M_pd_cap": ["--data", PD, "--objective", "mlm", *CAP],
@@ -82,6 +85,9 @@ ARMS = {
     "E_all_cap_g2": ["--data", ALL, *G2, *CAP],
     "M_all_cap": ["--data", ALL, "--objective", "mlm", *CAP],
 }
+# tiny + local start + cap 0.2 with the 1/4 generator is the `tiny-budget` preset
+ARMS = {"E_pd_cap_q": GRID["E_pd_cap_q"], "M_pd_cap": GRID["M_pd_cap"]} if SCALE else GRID
+PACKED = ("E_pd_cap_q",) if SCALE else ("E_pd_cap_g2", "E_pd_cap_q", "E_all_cap_g2")
 
 
 def launch(cmd: list[str], log_file: Path) -> subprocess.Popen:
@@ -137,13 +143,15 @@ def ft_job(name: str, run: str, task: str, kind: str, *extra: str, random_init: 
 
 
 def ft_jobs():
-    """Sentiment for every model and random initialisation first, then the other tasks for three
-    models, then sentiment with layer decay 1.0."""
+    """Sentiment for every model and random initialisation first; then (grid) the other tasks for
+    three models and sentiment with layer decay 1.0, or (scale) sentiment with --reinit-layers 2."""
     ok = [n for n in ARMS if any((RUNS / n / f / "model.safetensors").exists() for f in ("discriminator", "mlm"))]
     base = next((n for n in ok if n.startswith("E_")), None)
     jobs = [ft_job(f"sent_{n}", n, "sentiment", "classification") for n in ok]
     if base:
         jobs.append(ft_job("sent_random", base, "sentiment", "classification", random_init=True))
+    if SCALE:
+        return jobs + [ft_job(f"sentR2_{n}", n, "sentiment", "classification", "--reinit-layers", "2") for n in ok]
     pick = [n for n in ("E_pd_cap_g2", "E_all_cap_g2", "M_all_cap") if n in ok]
     for task, kind in (("regression", "regression"), ("ner", "tagging"), ("qa", "qa")):
         jobs += [ft_job(f"{task}_{n}", n, task, kind) for n in pick]
@@ -196,7 +204,7 @@ def pack():
         shutil.copy(res, X / f"ftseed_{res.parent.parent.name}_{res.parent.name}.json")
     with tarfile.open(OUT / "results.tar.gz", "w:gz") as tar:
         tar.add(X, arcname="x")
-    for name in ("E_pd_cap_g2", "E_pd_cap_q", "E_all_cap_g2"):
+    for name in PACKED:
         run = RUNS / name
         if not (run / "discriminator").exists():
             continue
