@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from electra import cli
-from electra.commands.compare import CompareJob, arm_job, recipe_note, verdict
+from electra.commands.compare import CompareJob, arm_job, pretraining_table, recipe_note, verdict
 from electra.config import FinetuneConfig
 from electra.data.loader import load_meta
 from electra.errors import ElectraError
@@ -175,6 +175,36 @@ def test_verdict_names_the_plateau_and_stays_quiet_for_a_working_discriminator()
     working = "\n".join(verdict(_results(0.82, 0.78, 0.75, ratio=0.6, recall=0.5)))
     assert "plateau" not in working and "No pretrained model" not in working
     assert "best first: electra 0.8200, mlm 0.7800" in working
+
+
+def test_pretraining_table_shows_the_kept_networks_own_prediction_where_it_differs():
+    arms = {
+        "replace-mlm": {
+            "pretraining": {
+                "step": 3706,
+                "flops": 1.2e14,
+                "mlm_loss": 6.05,
+                "gen_acc": 0.054,
+                "main_loss": 5.50,
+                "main_acc": 0.142,
+            }
+        },
+        "electra": {
+            "pretraining": {
+                "step": 4152,
+                "flops": 1.2e14,
+                "mlm_loss": 5.91,
+                "gen_acc": 0.065,
+                "disc_loss_ratio": 0.614,
+                "disc_recall": 0.464,
+            }
+        },
+        "mlm": {"pretraining": {"step": 4540, "flops": 1.2e14, "mlm_loss": 4.66, "gen_acc": 0.255}},
+    }
+    rows = {line.split("|")[1].strip(): line for line in pretraining_table(arms) if line.startswith("| ")}
+    assert "| 6.050 | 0.054 | 5.500 / 0.142 | – | – |" in rows["replace-mlm"]
+    assert "| 5.910 | 0.065 | – | 0.614 | 0.464 |" in rows["electra"]
+    assert "| 4.660 | 0.255 | – | – | – |" in rows["mlm"]
 
 
 def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):

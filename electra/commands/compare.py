@@ -303,6 +303,8 @@ def pretraining_state(run: Path) -> dict:
         "loss",
         "mlm_loss",
         "gen_acc",
+        "main_loss",
+        "main_acc",
         "disc_loss",
         "disc_baseline_loss",
         "disc_loss_ratio",
@@ -446,6 +448,33 @@ def recipe_note(job: CompareJob) -> str:
     return f"{start}{generator}{cap}"
 
 
+def pretraining_table(arms: dict) -> list[str]:
+    """Each arm's last metrics row: the MLM's or generator's word prediction, the kept network's own
+    where it predicts words from generator samples (replace-mlm, all-tokens-mlm), and the
+    discriminator's state."""
+
+    def cell(state: dict, key: str, fmt: str) -> str:
+        return "–" if state.get(key) is None else format(state[key], fmt)
+
+    lines = [
+        "| objective | steps | FLOPs | MLM loss | MLM acc | kept network's loss / acc | disc loss / baseline | disc recall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for arm, by_fraction in arms.items():
+        s = by_fraction["pretraining"]
+        own = "–" if s.get("main_loss") is None else f"{s['main_loss']:.3f} / {cell(s, 'main_acc', '.3f')}"
+        lines.append(
+            f"| {arm} | {s.get('step')} | {s.get('flops', 0):.3g} | {cell(s, 'mlm_loss', '.3f')} | "
+            f"{cell(s, 'gen_acc', '.3f')} | {own} | {cell(s, 'disc_loss_ratio', '.3f')} | "
+            f"{cell(s, 'disc_recall', '.3f')} |"
+        )
+    return lines + [
+        "",
+        "MLM loss / acc: the generator's in the arms that have one, the model's own for `mlm`. The kept "
+        "network's accuracy is on the positions it must restore (docs/objectives.md).",
+    ]
+
+
 def report(job: CompareJob, results: dict, plots: list[str]) -> str:
     metric, split = results["metric"], results["random_init"]["split"]
     lines = [
@@ -485,21 +514,7 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
             f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
             f"{results['trivial']['score']:.4f} | | |"
         )
-    lines += [
-        "",
-        "## Pretraining at the end of the budget",
-        "",
-        "| objective | steps | FLOPs | MLM loss | generator acc | disc loss / baseline | disc recall |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for arm, by_fraction in results["arms"].items():
-        s = by_fraction["pretraining"]
-        ratio = "–" if s.get("disc_loss_ratio") is None else f"{s['disc_loss_ratio']:.3f}"
-        recall = "–" if s.get("disc_recall") is None else f"{s['disc_recall']:.3f}"
-        lines.append(
-            f"| {arm} | {s.get('step')} | {s.get('flops', 0):.3g} | {s.get('mlm_loss', float('nan')):.3f} | "
-            f"{s.get('gen_acc', float('nan')):.3f} | {ratio} | {recall} |"
-        )
+    lines += ["", "## Pretraining at the end of the budget", "", *pretraining_table(results["arms"])]
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     lines += [
         "",
