@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from electra import cli
-from electra.commands.compare import CompareJob, arm_job, pretraining_table, recipe_note, verdict
+from electra.commands.compare import CompareJob, arm_job, pretraining_state, pretraining_table, recipe_note, verdict
 from electra.config import FinetuneConfig
 from electra.data.loader import load_meta
 from electra.errors import ElectraError
@@ -205,6 +205,13 @@ def test_pretraining_table_shows_the_kept_networks_own_prediction_where_it_diffe
     assert "| 6.050 | 0.054 | 5.500 / 0.142 | – | – |" in rows["replace-mlm"]
     assert "| 5.910 | 0.065 | – | 0.614 | 0.464 |" in rows["electra"]
     assert "| 4.660 | 0.255 | – | – | – |" in rows["mlm"]
+
+
+def test_pretraining_state_keeps_the_kept_networks_own_numbers(tmp_path):
+    rows = [{"step": 10, "main_loss": 7.0, "main_acc": 0.01}, {"step": 20, "main_loss": 5.5, "main_acc": 0.142}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    state = pretraining_state(tmp_path)
+    assert state == {"step": 20, "main_loss": 5.5, "main_acc": 0.142}
 
 
 def test_dtype_reaches_both_arms_and_a_bad_one_is_named(prepared, tmp_path):
