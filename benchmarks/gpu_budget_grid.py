@@ -12,8 +12,9 @@ PD / ALL: `electra prepare` folders of the four public-domain corpus files and o
 535), FT_PAR (parallel fine-tuning runs, 10), RUNS (work folder, /tmp/runs), SMOKE=1 (a few CPU
 steps, to check the script), SET=scale (instead of the grid: only the `tiny-budget` ELECTRA and MLM
 pair on PD, for as long as PRE_FLOPS / PRE_MIN allow, then sentiment as pretrained and with
-`--reinit-layers 2`, and random initialisation; e.g. PRE_FLOPS=5e15 PRE_MIN=6 FT_DEADLINE=560). OUT gets results.tar.gz (logs, metrics, results), driver.log and the
-fp16 pairs of three ELECTRA runs.
+`--reinit-layers 2`, and random initialisation; e.g. PRE_FLOPS=5e15 PRE_MIN=6 FT_DEADLINE=560).
+OUT gets results.tar.gz (logs, metrics, results), driver.log and the fp16 pairs of the ELECTRA runs
+in PACKED (three in the grid, one with SET=scale).
 """
 
 import json
