@@ -85,8 +85,12 @@ def bag(ids: list[list[int]], vocab: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(ids), vocab))
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+
+
 def mean_vectors(counts: sp.csr_matrix, vectors: np.ndarray) -> np.ndarray:
-    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+    """(N, dim) mean of ``vectors``' rows over each sentence's pieces (zeros for an empty one)."""
     return np.asarray(counts @ vectors) / np.maximum(np.asarray(counts.sum(1)), 1.0)
 
 
@@ -134,9 +138,11 @@ def main() -> None:
         "task": ppmi_vectors(cooccurrence([padded(ids[0])], vocab, first_word), args.dim, seed=0),
         "gaussian": np.random.default_rng(0).normal(size=(vocab, args.dim)),
     }
+    tables = {name: unit_rows(vectors) for name, vectors in tables.items()}
+    dev_bag, test_bag = bag(ids[1], vocab), bag(ids[2], vocab)
     for size in (int(s) for s in args.sizes.split(",")):
         n = size or len(ids[0])
-        splits = [bag(ids[0][:n], vocab), bag(ids[1], vocab), bag(ids[2], vocab)]
+        splits = [bag(ids[0][:n], vocab), dev_bag, test_bag]
         ys = [labels[0][:n], labels[1], labels[2]]
         report = {
             name: best_on_dev(train, ys[0], dev, ys[1], test, ys[2])
