@@ -197,6 +197,14 @@ def prepare_parser() -> ArgumentParser:
         action="store_true",
         help="train (or copy) the tokenizer into --out and stop (before --num-shards runs)",
     )
+    parser.add_argument(
+        "--token-vectors",
+        type=int,
+        default=0,
+        help="also compute N-wide token vectors from the shards' co-occurrence counts (PPMI + SVD; "
+        "what --recipe.token_vectors starts the token table from; 128 for the tiny presets). Run "
+        "again on a finished folder, the same command computes only the vectors",
+    )
     parser.add_argument("--config", action=ActionConfigFile, help="YAML with the options below")
     add_config_options(parser, PrepareConfig)
     return parser
@@ -225,6 +233,7 @@ def run_prepare(ns: Namespace) -> None:
         tokenizer_only=ns.tokenizer_only,
         overwrite=ns.overwrite,
         text_field=ns.text_field,
+        token_vectors=ns.token_vectors,
     )
     if meta is not None:
         print(json.dumps({"out": str(ns.out), **meta["counts"]}, indent=2))
@@ -472,9 +481,17 @@ def finetune_parser() -> ArgumentParser:
     parser.add_argument("--seeds", type=str, default="1", help="comma-separated fine-tuning seeds, e.g. 1,2,3")
     parser.add_argument(
         "--init",
-        choices=["pretrained", "random"],
+        choices=["pretrained", "random", "data"],
         default="pretrained",
-        help="'random': same architecture from fresh weights (the no-pretraining baseline)",
+        help="'random': same architecture from fresh weights (the no-pretraining baseline); 'data': fresh "
+        "weights whose token table starts from --token-vectors (the data-initialised, not pretrained, "
+        "baseline of a model pretrained with --recipe.token_vectors)",
+    )
+    parser.add_argument(
+        "--token-vectors",
+        type=Optional[Path],
+        default=None,
+        help="with --init data: the folder prepared with 'electra prepare --token-vectors N'",
     )
     parser.add_argument(
         "--text-columns",
@@ -514,6 +531,7 @@ def run_finetune(ns: Namespace) -> None:
         out=ns.out,
         seeds=_int_list(ns.seeds, "seeds"),
         init=ns.init,
+        token_vectors=ns.token_vectors,
         settings=config_from(FinetuneConfig, ns),
         text_columns=_name_list(ns.text_columns),
         label_column=ns.label_column,

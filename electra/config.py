@@ -195,6 +195,16 @@ class ObjectiveConfig:
     ``E_G`` and the discriminator's loss trains only ``E_delta`` (zero at the start); the
     discriminator folder holds the sum. 'none': each network owns its tables (same start)."""
 
+    token_vectors: bool = False
+    """Start the token table's word dimensions (all of them; under ``init_scheme='local'`` those the
+    position sinusoids leave free) from the prepared folder's token vectors (``electra prepare
+    --token-vectors``, :mod:`electra.data.vectors`), scaled to the initializer's standard
+    deviation. Rows the vectors leave at zero (special and unseen pieces) keep their random start."""
+    freeze_token_table: bool = False
+    """Keep every network's token (word) table at its starting values: the optimizer never updates
+    it, nor therefore the generator's output projection tied to it. The position and token-type
+    tables still learn. Fine-tuning trains the table as usual."""
+
     def __post_init__(self) -> None:
         _require(0 < self.mask_prob < 1, "mask_prob", f"must be in (0, 1), got {self.mask_prob!r}")
         _require(self.disc_weight >= 0, "disc_weight", "must be >= 0")
@@ -520,7 +530,29 @@ def tiny_budget() -> Preset:
     )
 
 
-PRESETS = {"tiny": tiny, "tiny-budget": tiny_budget, "small": small, "base": base, "large": large}
+def tiny_vectors() -> Preset:
+    """``tiny-budget`` whose token table starts from corpus token vectors and stays frozen during
+    pretraining (``docs/small-budgets.md``, "Corpus word vectors in the token table"): the data
+    folder needs ``electra prepare --token-vectors 128``.
+
+    Trained, the table loses the vectors' structure within the first thousand steps and the model
+    fine-tunes no better than plain ``tiny-budget``; frozen, it keeps them, the discriminator
+    leaves its plateau as early, and the layers learn on top of word knowledge they need not find.
+    """
+    base = tiny_budget()
+    return dataclasses.replace(
+        base, objective=dataclasses.replace(base.objective, token_vectors=True, freeze_token_table=True)
+    )
+
+
+PRESETS = {
+    "tiny": tiny,
+    "tiny-budget": tiny_budget,
+    "tiny-vectors": tiny_vectors,
+    "small": small,
+    "base": base,
+    "large": large,
+}
 
 
 def preset(name: str) -> Preset:

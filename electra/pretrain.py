@@ -18,11 +18,13 @@ import torch
 
 from electra.config import SCHEMA_VERSION, ModelConfig, ObjectiveConfig, TrainConfig
 from electra.data.loader import BatchStream, PretrainData, load_meta
+from electra.data.vectors import read_token_vectors
 from electra.errors import ConfigError, ElectraError, Preempted
 from electra.files import make_folder, write_json
 from electra.flops import slot_share
 from electra.model.io import load_encoder, load_state, network_folder, read_config, read_weights, refuse_generator
 from electra.model.networks import count_parameters
+from electra.model.vectors import freeze_token_tables, place_token_vectors, token_tables
 from electra.objectives import OBJECTIVES, Objective, objective_class
 from electra.runtime import preserved_torch_state, resolve_device
 from electra.tokenizer import SpecialIds
@@ -200,6 +202,17 @@ def warn_if_shared_tables_differ(networks: dict, states: dict, encoder: str, ini
             )
 
 
+def start_token_tables(objective: Objective, job: PretrainJob, data_dir: Path, fresh: bool) -> None:
+    """The recipe's token-table options: a ``fresh`` run's tables start from the token vectors
+    prepared in ``data_dir`` (``recipe.token_vectors``), and every run's stay frozen
+    (``recipe.freeze_token_table``; a resumed one builds the same optimizer)."""
+    networks = objective.networks().values()
+    if job.recipe.token_vectors and fresh:
+        place_token_vectors(token_tables(networks), read_token_vectors(data_dir), job.model)
+    if job.recipe.freeze_token_table:
+        freeze_token_tables(networks)
+
+
 @preserved_torch_state()  # seeds, deterministic kernels, threads: as they were before the call
 def run_pretraining(
     job: PretrainJob,
@@ -229,6 +242,11 @@ def run_pretraining(
         resume_checks.check_resumable(out)
         resume_checks.check_same_data(out, Path(data_dir), fingerprint)
     job = fitted_job(job, meta, init, continuing)
+    if job.recipe.token_vectors and init is not None:
+        raise ConfigError(
+            "recipe.token_vectors",
+            "starts the token table from the data's vectors, and --init starts it from a model: choose one",
+        )
     if resume:
         resume_checks.check_same_configuration(out, {**job.to_dict(), "init": None if init is None else str(init)})
         resume_checks.check_step_budget(out, job.train.max_steps)
@@ -236,6 +254,7 @@ def run_pretraining(
     objective = build(job, special, int(meta["max_seq_len"]))
     if init is not None and not continuing:
         load_initial_weights(objective, Path(init))
+    start_token_tables(objective, job, Path(data_dir), fresh=init is None and not continuing)
     procs = distributed.from_environment()
     device = distributed.setup(procs, resolve_device(job.train.device))
     warning = warmup_warning(job.train)

@@ -27,3 +27,17 @@ def prepared(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared")
     prepare([CORPUS], out, PrepareConfig(vocab_size=2000, max_seq_len=64), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def prepared_vectors(prepared, tmp_path_factory) -> Path:
+    """``prepared`` plus 32-wide token vectors (``prepare --token-vectors 32``: the test models' width)."""
+    import shutil
+
+    from electra.data.loader import load_meta
+    from electra.data.vectors import write_token_vectors
+
+    out = tmp_path_factory.mktemp("vectors") / "data"
+    shutil.copytree(prepared, out)
+    write_token_vectors(out, load_meta(out), 32)
+    return out

@@ -6,7 +6,10 @@
    or wall-clock minutes. Snapshots of the networks are kept at each budget fraction
    (``OUT/pretrain/ARM/snapshots/FRACTION``).
 2. Fine-tune every snapshot's encoder (the objective's ``encoder`` network) on the task
-   with every seed, and the same architecture from random initialisation.
+   with every seed, and the same architecture from random initialisation; when the recipe starts
+   the token table from the data's token vectors (``recipe.token_vectors``), also from fresh
+   weights with those vectors placed ("data-initialised, not pretrained": what pretraining must
+   beat besides random initialisation).
 3. Write ``OUT/results.json`` (per arm and fraction: FLOPs, per-seed and median scores),
    ``OUT/report.md`` (the table, the pretraining state of each arm, the verdict and the commands
    that reproduce each number) and PNG plots: score against pretraining FLOPs, and the
@@ -37,6 +40,9 @@ from electra.objectives import NETWORK_FOLDERS, OBJECTIVES, objective_class
 from electra.objectives.pieces import PLATEAU_TOLERANCE
 from electra.pretrain import PretrainJob, data_job, flops_counter, run_pretraining
 from electra.train.optim import mean_step_flops, steps_for_flops
+
+DATA_INIT = "data-initialised, not pretrained"
+"""The baseline of a recipe whose start uses the data: fresh weights with the token vectors placed."""
 
 EARLY_ESCAPE_RECALL = 0.25
 """Below this recall on replaced tokens a discriminator off its plateau is reported as barely off it."""
@@ -109,7 +115,10 @@ def run_compare(job: CompareJob, progress: bool = True) -> dict:
     first = job.arms[0]
     model = snapshots_of(runs[first], job)[fraction_name(1.0)] / objective_class(first).encoder
     random_init = finetune_snapshot(job, model, "random", "random", progress)
-    results = collect(job, runs, scores, random_init)
+    data_init = None
+    if job_preset(job).objective.token_vectors:
+        data_init = finetune_snapshot(job, model, "data-init", "data", progress)
+    results = collect(job, runs, scores, random_init, data_init)
     write_json(job.out / "results.json", results)
     plots = write_plots(job, results, runs)
     write_text_atomic(job.out / "report.md", report(job, results, plots))
@@ -228,6 +237,7 @@ def finetune_snapshot(job: CompareJob, model: Path, name: str, init: str, progre
         init=init,
         settings=dataclasses.replace(job.finetune, device=job.device),
         overwrite=True,
+        token_vectors=job.data if init == "data" else None,
     )
     if (out / "results.json").is_file():
         earlier = json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -254,7 +264,9 @@ def _split_scores(result: dict, metric: str) -> dict:
     }
 
 
-def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: dict) -> dict:
+def collect(
+    job: CompareJob, runs: dict[str, Path], scores: dict, random_init: dict, data_init: dict | None = None
+) -> dict:
     metric = random_init["main_metric"]
     arms = {}
     for arm, by_fraction in scores.items():
@@ -284,9 +296,12 @@ def collect(job: CompareJob, runs: dict[str, Path], scores: dict, random_init: d
         "generator_layers": chosen.objective.generator_layers,
         "embedding_norm_cap": chosen.objective.embedding_norm_cap,
         "embedding_sharing": chosen.objective.embedding_sharing,
+        "token_vectors": chosen.objective.token_vectors,
+        "freeze_token_table": chosen.objective.freeze_token_table,
         "seeds": job.seeds,
         "arms": arms,
         "random_init": _split_scores(random_init, metric),
+        "data_init": None if data_init is None else _split_scores(data_init, metric),
         "trivial": {"predictor": trivial.get("predictor"), "score": trivial.get(split, {}).get(metric)},
     }
 
@@ -342,6 +357,8 @@ def score_plot(plt, job: CompareJob, results: dict) -> str:
             label=arm,
         )
     ax.axhline(results["random_init"]["median"], color="grey", linestyle="--", label="random init")
+    if results.get("data_init") is not None:
+        ax.axhline(results["data_init"]["median"], color="tab:green", linestyle="--", label=DATA_INIT)
     if results["trivial"]["score"] is not None:
         ax.axhline(results["trivial"]["score"], color="black", linestyle=":", label=results["trivial"]["predictor"])
     ax.set_xlabel("pretraining FLOPs")
@@ -378,7 +395,7 @@ def _versus(a: dict, b: dict) -> str:
 
 def verdict(results: dict) -> list[str]:
     """The report's conclusions, each with its reason where the run shows one."""
-    arms, random_init = results["arms"], results["random_init"]
+    arms, random_init, data_init = results["arms"], results["random_init"], results.get("data_init")
     full = fraction_name(1.0)
     lines = []
     if len(arms) > 1:
@@ -391,12 +408,22 @@ def verdict(results: dict) -> list[str]:
             f"- {arm} {_versus(score, random_init)} random initialisation "
             f"({score['median']:.4f} vs {random_init['median']:.4f})."
         )
+        if data_init is not None:
+            lines.append(
+                f"- {arm} {_versus(score, data_init)} the {DATA_INIT} network "
+                f"({score['median']:.4f} vs {data_init['median']:.4f})."
+            )
         lines.extend(discriminator_state_line(arm, by_fraction["pretraining"]))
     if arms and all(by_fraction[full]["median"] <= random_init["median"] for by_fraction in arms.values()):
         lines.append(
             "- **No pretrained model beats random initialisation**: at this budget pretraining has "
             "not paid for itself on this task. Weights from a short pretraining run can fine-tune "
             "worse than fresh ones; see docs/finetuning.md and docs/small-budgets.md."
+        )
+    elif data_init is not None and all(b[full]["median"] <= data_init["median"] for b in arms.values()):
+        lines.append(
+            f"- **No pretrained model beats the {DATA_INIT} network**: what these models bring to "
+            "fine-tuning, the token vectors alone bring too; see docs/small-budgets.md."
         )
     return lines
 
@@ -445,7 +472,9 @@ def recipe_note(job: CompareJob) -> str:
         if recipe.embedding_sharing != "es":
             generator += f", embedding sharing {recipe.embedding_sharing}"
     cap = "" if recipe.embedding_norm_cap is None else f", token rows capped at norm {recipe.embedding_norm_cap:g}"
-    return f"{start}{generator}{cap}"
+    vectors = ", token table started from the data's token vectors" if recipe.token_vectors else ""
+    frozen = ", token table frozen in pretraining" if recipe.freeze_token_table else ""
+    return f"{start}{generator}{cap}{vectors}{frozen}"
 
 
 def pretraining_table(arms: dict) -> list[str]:
@@ -509,6 +538,12 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
         f"| {job.task} | random init | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
         f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |"
     )
+    d = results.get("data_init")
+    if d is not None:
+        lines.append(
+            f"| {job.task} | {DATA_INIT} | – | 0 | 0 | {d['median']:.4f} | {d['min']:.4f}–{d['max']:.4f} | "
+            f"{', '.join(f'{x:.4f}' for x in d['per_seed'])} |"
+        )
     if results["trivial"]["score"] is not None:
         lines.append(
             f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
@@ -530,6 +565,12 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
         lines.append(
             f"electra finetune --model {model} --task {job.task} --data {job.task_data} "
             f"--seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} --out rerun-{arm}"
+        )
+    if results.get("data_init") is not None:
+        lines.append(
+            f"electra finetune --model {model} --init data --token-vectors {job.data} --task {job.task} "
+            f"--data {job.task_data} --seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} "
+            f"--out rerun-data-init"
         )
     lines += ["```", ""]
     return "\n".join(lines)

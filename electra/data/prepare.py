@@ -59,6 +59,7 @@ from electra.config import PrepareConfig
 from electra.data.hf_dataset import HFDataset, open_rows
 from electra.data.packing import Document, ExampleBuilder
 from electra.data.text import TextStats, input_size, iter_documents, iter_lines, resolve_inputs, total_bytes
+from electra.data.vectors import VECTORS_FILE, write_token_vectors
 from electra.errors import ElectraError
 from electra.files import make_folder, write_json
 from electra.tokenizer import load_tokenizer, save_tokenizer, special_ids, train_wordpiece
@@ -71,7 +72,7 @@ TOKENIZER_SOURCE = "tokenizer-source.json"
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 _OWN_NAME = re.compile(
     r"(part-\d{5,}(-\d{3,})?\.(json|npy)|shard-\d{5,}\.npy|"
-    + "|".join(re.escape(n) for n in (META_FILE, RECORD_FILE, TOKENIZER_SOURCE, *TOKENIZER_FILES))
+    + "|".join(re.escape(n) for n in (META_FILE, RECORD_FILE, TOKENIZER_SOURCE, VECTORS_FILE, *TOKENIZER_FILES))
     + r")(\.tmp)?"
 )
 """Names of the files ``prepare`` writes (a folder holding only these is a data folder)."""
@@ -130,6 +131,7 @@ def prepare(
     tokenizer_only: bool = False,
     overwrite: bool = False,
     text_field: str = "text",
+    token_vectors: int = 0,
 ) -> dict | None:
     """Build the pretraining shards of ``inputs`` into ``out``; returns the ``meta.json`` body,
     or None while parts built elsewhere (``num_shards`` > 1) are still missing.
@@ -141,6 +143,9 @@ def prepare(
     or an earlier ``tokenizer_only`` run into ``out``).
     ``overwrite``: replace other prepared data in ``out`` instead of refusing (:func:`claim_out`).
     ``text_field``: the field (JSONL) or column (Parquet, Hugging Face dataset) holding the text.
+    ``token_vectors``: once ``meta.json`` is written, also compute ``N``-wide token vectors from the
+    shards (:mod:`electra.data.vectors`; 0: none). They shape no shard and are not part of the
+    record: the same command run again with this option adds them to a finished folder.
     An :class:`HFDataset` among ``inputs`` is opened (``datasets`` imported, hub reached, split and
     column checked) before anything is written.
     """
@@ -196,6 +201,8 @@ def prepare(
         return None
     meta = _meta(markers, tok, cfg, inputs, text_field)
     write_json(out / META_FILE, meta)
+    if token_vectors and write_token_vectors(out, meta, token_vectors):
+        print(f"prepare: {token_vectors}-wide token vectors written to {out / VECTORS_FILE}", file=sys.stderr)
     return meta
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from electra.config import FinetuneConfig, ModelConfig
+from electra.data.vectors import read_token_vectors
 from electra.errors import ElectraError
 from electra.files import earlier_output, make_folder, write_json, write_text_atomic
 from electra.finetune import metrics
@@ -37,6 +38,7 @@ from electra.finetune.train import evaluate, fit, model_outputs
 from electra.model.heads import TaskModel
 from electra.model.io import load_encoder, load_weights, network_folder, read_config, refuse_generator, save_network
 from electra.model.networks import apply_init_scheme
+from electra.model.vectors import place_token_vectors, token_tables
 from electra.runtime import resolve_device
 from electra.tokenizer import load_tokenizer, special_ids
 from electra.train import sinks
@@ -58,6 +60,9 @@ class Columns:
         return spec.with_columns(self.text_columns, self.label_column, self.token_column, self.tag_column)
 
 
+INITS = ("pretrained", "random", "data")
+
+
 @dataclass
 class FinetuneJob:
     model: Path
@@ -66,7 +71,9 @@ class FinetuneJob:
     out: Path
     seeds: list[int] = field(default_factory=lambda: [1])
     init: str = "pretrained"
-    """'pretrained' (the model's encoder weights) or 'random' (same architecture, fresh weights)."""
+    """'pretrained' (the model's encoder weights), 'random' (same architecture, fresh weights) or
+    'data' (fresh weights whose token table starts from ``token_vectors``: the data-initialised,
+    not pretrained, baseline of a model pretrained with ``recipe.token_vectors``)."""
     settings: FinetuneConfig = field(default_factory=FinetuneConfig)
     text_columns: tuple[str, ...] | None = None
     label_column: str | None = None
@@ -78,6 +85,9 @@ class FinetuneJob:
     """CoNLL: the word column (default 0)."""
     tag_column: int | None = None
     """CoNLL: the tag column (default -1, the last)."""
+    token_vectors: Path | None = None
+    """With ``init='data'``: the prepared folder whose token vectors (``electra prepare
+    --token-vectors``) the fresh token table starts from, as ``recipe.token_vectors`` places them."""
 
     def spec(self) -> TaskSpec:
         return Columns(self.text_columns, self.label_column, self.token_column, self.tag_column).apply(
@@ -85,8 +95,13 @@ class FinetuneJob:
         )
 
     def __post_init__(self) -> None:
-        if self.init not in ("pretrained", "random"):
-            raise ElectraError(f"invalid --init {self.init!r}: use 'pretrained' or 'random'")
+        if self.init not in INITS:
+            raise ElectraError(f"invalid --init {self.init!r}: use {', '.join(INITS)}")
+        if (self.init == "data") != (self.token_vectors is not None):
+            raise ElectraError(
+                "--init data starts the token table from the token vectors of a prepared folder: give "
+                "both --init data and --token-vectors FOLDER, or neither"
+            )
         if self.tagging_scheme not in ("auto", "span", "token"):
             raise ElectraError(f"invalid --tagging-scheme {self.tagging_scheme!r}: use auto, span or token")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -133,7 +148,7 @@ def differences(earlier: dict, job: FinetuneJob, cfg: ModelConfig) -> dict[str, 
         **(earlier.get("hyperparameters") or {}),
     }
     now = {"seeds": job.seeds, "init": job.init, **hyperparameters(job, cfg, job.spec())}
-    ignored = SAME_RUN_IGNORES + (("reinit_layers",) if job.init == "random" else ())
+    ignored = SAME_RUN_IGNORES + (("reinit_layers",) if job.init != "pretrained" else ())
     return {
         name: (then.get(name), value) for name, value in now.items() if name not in ignored and then.get(name) != value
     }
@@ -253,6 +268,8 @@ class Prepared:
     features: dict
     hp: dict
     device: torch.device
+    vectors: torch.Tensor | None = None
+    """``init='data'``: the token vectors a fresh token table starts from."""
 
 
 def source_config(model: Path) -> ModelConfig:
@@ -278,6 +295,12 @@ def prepare(job: FinetuneJob) -> Prepared:
     if job.settings.max_train_examples:  # after the labels: a cut training set keeps the full label set
         splits["train"].examples = splits["train"].examples[: job.settings.max_train_examples]
     features = {name: problem.featurize(split) for name, split in splits.items()}
+    vectors = None if job.token_vectors is None else read_token_vectors(job.token_vectors)
+    if vectors is not None and vectors.shape[0] != cfg.vocab_size:
+        raise ElectraError(
+            f"{job.token_vectors}: token vectors for {vectors.shape[0]} ids, but {source} has a vocabulary "
+            f"of {cfg.vocab_size}: give the folder the model was pretrained on"
+        )
     return Prepared(
         spec,
         cfg,
@@ -287,6 +310,7 @@ def prepare(job: FinetuneJob) -> Prepared:
         features,
         hyperparameters(job, cfg, spec),
         resolve_device(job.settings.device),
+        vectors,
     )
 
 
@@ -329,7 +353,7 @@ def is_run_file(path: Path) -> bool:
 
 def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
     """Train from the source weights (or fresh ones), keep the best dev epoch, score, save."""
-    torch.manual_seed(seed)  # head (and, with --init random, encoder) initialisation; dropout
+    torch.manual_seed(seed)  # head (and, with --init random or data, encoder) initialisation; dropout
     model = p.problem.build_model(p.cfg)
     start_encoder(model, p, pretrained=job.init == "pretrained", reinit_layers=job.settings.reinit_layers)
     model.to(p.device)
@@ -370,10 +394,13 @@ def run_seed(job: FinetuneJob, p: Prepared, seed: int, progress: bool) -> dict:
 def start_encoder(model: TaskModel, p: Prepared, pretrained: bool, reinit_layers: int) -> None:
     """The encoder's starting weights: the source's, but for its top ``reinit_layers`` layers, which
     keep the fresh start random initialisation gives them; or, not ``pretrained``, all fresh. A fresh
-    start is the source's data-free scheme, so that the baseline differs only by pretraining."""
+    start is the source's data-free scheme, so that the baseline differs only by pretraining, with
+    the token vectors placed as pretraining placed them when ``p`` has them (``--init data``)."""
     if not pretrained or reinit_layers:
         apply_init_scheme(p.cfg, [model.electra])
     if not pretrained:
+        if p.vectors is not None:
+            place_token_vectors(token_tables([model]), p.vectors, p.cfg)
         return
     top = model.electra.encoder.layer[len(model.electra.encoder.layer) - reinit_layers :]
     fresh = {name: tensor.clone() for name, tensor in top.state_dict().items()}
@@ -422,6 +449,7 @@ def summarize(job: FinetuneJob, spec: TaskSpec, problem: Problem, hp: dict, runs
         "kind": spec.kind,
         "model": str(job.model),
         "init": job.init,
+        **({"token_vectors": str(job.token_vectors)} if job.token_vectors is not None else {}),
         "seeds": job.seeds,
         "main_metric": main,
         "hyperparameters": hp,

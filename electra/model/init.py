@@ -51,6 +51,11 @@ def frequencies(k: int) -> torch.Tensor:
     return (math.pi * torch.frac(j * GOLDEN)).float()
 
 
+def table_frequencies(width: int) -> int:
+    """Sinusoid pairs the position table of an embedding ``width`` holds: the words keep >= 5/8 of it."""
+    return max(1, min(FREQUENCIES, int(width * HEAD_SHARE) // 2))
+
+
 def position_table(n_positions: int, width: int, k: int, std: float) -> torch.Tensor:
     """(n_positions, width): sinusoids in the first ``2k`` columns, zero elsewhere; each row has
     the norm a word row of std ``std`` has on average (``std · √width``)."""
@@ -148,7 +153,7 @@ def local_init(embeddings: Embeddings, networks: list[ElectraModel], std: float,
     """Apply the scheme to the shared ``embeddings`` and every encoder in ``networks``, in place."""
     generator = torch.Generator().manual_seed(seed)
     width = embeddings.word_embeddings.weight.shape[1]
-    k_table = max(1, min(FREQUENCIES, int(width * HEAD_SHARE) // 2))  # content keeps >= 5/8 of the width
+    k_table = table_frequencies(width)
     table = embeddings.position_embeddings.weight
     table.copy_(position_table(table.shape[0], width, k_table, std))
     embeddings.word_embeddings.weight[:, : 2 * k_table] = 0.0

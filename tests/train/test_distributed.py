@@ -114,6 +114,25 @@ def test_tiny_budgets_start_and_cap_train_alike_in_two_processes(prepared, tmp_p
 
 
 @pytest.mark.parametrize("placement", [(), ("--train.fsdp", "true")], ids=["ddp", "fsdp"])
+def test_a_frozen_token_table_from_vectors_trains_alike_in_two_processes(prepared_vectors, tmp_path, placement):
+    """``--preset tiny-vectors``'s table options: every process places the same vectors, none
+    updates the table, and the rest trains as in one process."""
+    from safetensors.torch import load_file
+
+    options = ("--recipe.token_vectors", "true", "--recipe.freeze_token_table", "true")
+    pretrain(prepared_vectors, tmp_path / "one", 10, 1, *options)
+    pretrain(prepared_vectors, tmp_path / "two", 10, 2, *options, *placement)
+    for a, b in zip(rows(tmp_path / "one"), rows(tmp_path / "two")):
+        for key in KEYS:
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), (a["step"], key)
+    saved = {run: load_file(str(tmp_path / run / "discriminator" / "model.safetensors")) for run in ("one", "two")}
+    table = "electra.embeddings.word_embeddings.weight"
+    assert torch.equal(saved["one"][table], saved["two"][table])  # never updated: the placed start on both
+    key = "electra.encoder.layer.1.output.dense.weight"
+    torch.testing.assert_close(saved["two"][key], saved["one"][key], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("placement", [(), ("--train.fsdp", "true")], ids=["ddp", "fsdp"])
 def test_gdes_trains_alike_in_two_processes(prepared, tmp_path, placement):
     """``--recipe.embedding_sharing gdes``: every process adds the generator's (possibly sharded)
     change to the discriminator's tables; the saved tables match one process's."""

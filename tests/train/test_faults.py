@@ -70,12 +70,16 @@ LOCAL_WIDE_GENERATOR = (
 GDES = ("--recipe.embedding_sharing", "gdes")  # the discriminator's tables: the generator's + its own delta
 
 
+VECTORS_FROZEN = ("--recipe.token_vectors", "true", "--recipe.freeze_token_table", "true")  # needs the vectors
+
+
 @pytest.mark.parametrize(
     "options",
-    [(), LOCAL_WIDE_GENERATOR, GDES],
-    ids=["preset", "local-start-wide-generator-norm-cap", "gdes"],
+    [(), LOCAL_WIDE_GENERATOR, GDES, VECTORS_FROZEN],
+    ids=["preset", "local-start-wide-generator-norm-cap", "gdes", "token-vectors-frozen"],
 )
-def test_sigkill_then_resume_reproduces_the_uninterrupted_run(prepared, tmp_path, options):
+def test_sigkill_then_resume_reproduces_the_uninterrupted_run(request, tmp_path, options):
+    prepared = request.getfixturevalue("prepared_vectors" if options == VECTORS_FROZEN else "prepared")
     steps = 120
     full = pretrain_process(prepared, tmp_path / "full", steps, "--save-every", "10", *options)
     assert full.wait(timeout=300) == 0, full.communicate()[1]
