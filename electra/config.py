@@ -535,9 +535,9 @@ def tiny_vectors() -> Preset:
     pretraining (``docs/small-budgets.md``, "Corpus word vectors in the token table"): the data
     folder needs ``electra prepare --token-vectors 128``.
 
-    Trained, the table loses the vectors' structure within the first thousand steps and the model
-    fine-tunes no better than plain ``tiny-budget``; frozen, it keeps them, the discriminator
-    leaves its plateau as early, and the layers learn on top of word knowledge they need not find.
+    Trained, the table loses the vectors' structure during pretraining and the model fine-tunes no
+    better than plain ``tiny-budget``; frozen, it keeps them, the discriminator leaves its plateau
+    about as early, and the layers learn on top of word knowledge they need not find.
     """
     base = tiny_budget()
     return dataclasses.replace(

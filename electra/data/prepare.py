@@ -149,6 +149,8 @@ def prepare(
     An :class:`HFDataset` among ``inputs`` is opened (``datasets`` imported, hub reached, split and
     column checked) before anything is written.
     """
+    if token_vectors < 0:
+        raise ElectraError(f"--token-vectors must be >= 0 (0: none), got {token_vectors}")
     if workers is not None and workers < 1:
         raise ElectraError(f"workers must be >= 1, got {workers}")
     if num_shards < 1 or not 0 <= shard_index < num_shards:

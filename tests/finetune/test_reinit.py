@@ -22,7 +22,7 @@ def started(reinit_layers: int, pretrained: bool = True, seed: int = 3) -> dict[
     cfg = ModelConfig.from_dict(read_config(SOURCE))
     torch.manual_seed(seed)
     model = SequenceClassifier(cfg, 2, 0.1, "hf")
-    start_encoder(model, SimpleNamespace(cfg=cfg, source=SOURCE), pretrained, reinit_layers)
+    start_encoder(model, SimpleNamespace(cfg=cfg, source=SOURCE, vectors=None), pretrained, reinit_layers)
     return {f"electra.{k}": v for k, v in model.electra.state_dict().items()}
 
 
