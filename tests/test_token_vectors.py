@@ -252,7 +252,9 @@ def test_compare_adds_the_data_initialised_arm_when_the_preset_uses_vectors(with
     assert json.loads((out / "finetune" / "data-init" / "results.json").read_text())["init"] == "data"
     report = (out / "report.md").read_text()
     assert f"| classification | {DATA_INIT} |" in report
-    assert f"--init data --token-vectors {with_vectors}" in report
+    assert (
+        f"--model {out}/pretrain/electra/snapshots/1/discriminator --init data --token-vectors {with_vectors}" in report
+    )
     assert "token table started from the data's token vectors, token table frozen in pretraining" in report
     saved = load_file(str(out / "pretrain" / "electra" / "discriminator" / "model.safetensors"))[TABLE]
     assert saved.norm(dim=1).max() <= 0.2 + 1e-6  # the preset's cap holds (it shortens the long rows once)

@@ -567,6 +567,8 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
             f"--seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} --out rerun-{arm}"
         )
     if results.get("data_init") is not None:
+        first = next(iter(results["arms"]))
+        model = Path(results["arms"][first][fraction_name(1.0)]["checkpoint"]) / objective_class(first).encoder
         lines.append(
             f"electra finetune --model {model} --init data --token-vectors {job.data} --task {job.task} "
             f"--data {job.task_data} --seeds {','.join(map(str, job.seeds))}{finetune_flags(job.finetune)} "
