@@ -533,17 +533,12 @@ def report(job: CompareJob, results: dict, plots: list[str]) -> str:
                 f"| {job.task} | {arm} | {name} | {flops} | {v['step']} | {v['median']:.4f} | "
                 f"{v['min']:.4f}–{v['max']:.4f} | {seeds} |"
             )
-    r = results["random_init"]
-    lines.append(
-        f"| {job.task} | random init | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
-        f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |"
-    )
-    d = results.get("data_init")
-    if d is not None:
-        lines.append(
-            f"| {job.task} | {DATA_INIT} | – | 0 | 0 | {d['median']:.4f} | {d['min']:.4f}–{d['max']:.4f} | "
-            f"{', '.join(f'{x:.4f}' for x in d['per_seed'])} |"
-        )
+    for name, key in (("random init", "random_init"), (DATA_INIT, "data_init")):
+        if (r := results.get(key)) is not None:
+            lines.append(
+                f"| {job.task} | {name} | – | 0 | 0 | {r['median']:.4f} | {r['min']:.4f}–{r['max']:.4f} | "
+                f"{', '.join(f'{x:.4f}' for x in r['per_seed'])} |"
+            )
     if results["trivial"]["score"] is not None:
         lines.append(
             f"| {job.task} | trivial ({results['trivial']['predictor']}) | – | – | – | "
