@@ -5,8 +5,9 @@ folder's tokenizer, with these features:
 
 - ``bow``: tf-idf of the pieces. The labels alone; no corpus.
 - ``vectors:corpus``: the mean over the sentence's pieces of word vectors learnt from the prepared
-  shards: positive PMI over a +-4-piece window (context counts smoothed by the 0.75 power), then a
-  truncated SVD to ``--dim`` dimensions, rows normalised. About half a CPU-minute for 16M pieces.
+  shards, computed as ``electra prepare --token-vectors`` computes them (``electra/data/vectors.py``:
+  positive PMI over a +-4-piece window, then a truncated SVD to ``--dim`` dimensions), rows
+  normalised. About half a CPU-minute for 16M pieces.
 - ``vectors:task``: the same vectors learnt from the task's own training sentences (labels unused).
 - ``vectors:gaussian``: random vectors of the same size, the control for the two above.
 - ``bow+X``: tf-idf and vectors together.
@@ -34,40 +35,12 @@ import scipy.sparse as sp
 from linear_probe import read_task
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.extmath import randomized_svd
 
 from electra.data.loader import load_meta
+from electra.data.vectors import compute_token_vectors, cooccurrence, positive_pmi, svd_vectors
 from electra.tokenizer import load_tokenizer
 
-WINDOW = 4
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-
-
-def cooccurrence(rows: list[np.ndarray], vocab: int, first_word: int) -> np.ndarray:
-    """(vocab, vocab) counts of piece pairs up to ``WINDOW`` apart in each row, weighted 1/distance;
-    ids under ``first_word`` (padding and the special tokens) are left out."""
-    counts = np.zeros(vocab * vocab, dtype=np.float64)
-    for block in rows:
-        block = np.asarray(block, dtype=np.int64)
-        for distance in range(1, WINDOW + 1):
-            left, right = block[:, :-distance].ravel(), block[:, distance:].ravel()
-            kept = (left >= first_word) & (right >= first_word)
-            pairs = np.concatenate([left[kept] * vocab + right[kept], right[kept] * vocab + left[kept]])
-            counts += np.bincount(pairs, minlength=vocab * vocab) / distance
-    return counts.reshape(vocab, vocab)
-
-
-def ppmi_vectors(counts: np.ndarray, dim: int, seed: int) -> np.ndarray:
-    """Rows of a truncated SVD of the positive PMI matrix, scaled by the root of the singular values."""
-    total = counts.sum()
-    word = counts.sum(1, keepdims=True)
-    context = counts.sum(0, keepdims=True) ** 0.75
-    context = context / context.sum() * total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pmi = np.log(counts * total / (word * context))
-    ppmi = np.nan_to_num(np.maximum(pmi, 0.0), nan=0.0, posinf=0.0)
-    u, s, _ = randomized_svd(sp.csr_matrix(ppmi), dim, random_state=seed)
-    return u * np.sqrt(s)
 
 
 def padded(ids: list[list[int]], width: int = 64) -> np.ndarray:
@@ -128,14 +101,13 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128, help="word-vector dimensions")
     args = parser.parse_args()
     meta = load_meta(args.prepared)
-    vocab, first_word = meta["vocab_size"], max(meta["special_ids"].values()) + 1
+    vocab, special = meta["vocab_size"], meta["special_ids"].values()
     tokenizer = load_tokenizer(args.prepared / meta["tokenizer"])
     texts, labels = zip(*(read_task(args.task / f"{split}.tsv") for split in ("train", "dev", "test")))
     ids = [[e.ids for e in tokenizer.encode_batch(list(t), add_special_tokens=False)] for t in texts]
-    shards = [np.load(args.prepared / shard["file"], mmap_mode="r") for shard in meta["shards"]]
     tables = {
-        "corpus": ppmi_vectors(cooccurrence(shards, vocab, first_word), args.dim, seed=0),
-        "task": ppmi_vectors(cooccurrence([padded(ids[0])], vocab, first_word), args.dim, seed=0),
+        "corpus": compute_token_vectors(args.prepared, meta, args.dim),
+        "task": svd_vectors(positive_pmi(cooccurrence([padded(ids[0])], vocab, special)), args.dim),
         "gaussian": np.random.default_rng(0).normal(size=(vocab, args.dim)),
     }
     tables = {name: unit_rows(vectors) for name, vectors in tables.items()}
