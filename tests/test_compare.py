@@ -177,6 +177,17 @@ def test_verdict_names_the_plateau_and_stays_quiet_for_a_working_discriminator()
     assert "best first: electra 0.8200, mlm 0.7800" in working
 
 
+def test_verdict_opens_with_a_warning_when_no_model_beats_the_trivial_predictor():
+    results = _results(0.3009, 0.2994, 0.2994, ratio=0.43, recall=0.65)
+    results["trivial"] = {"predictor": "always no answer", "score": 0.3009}
+    lines = verdict(results)
+    assert lines[0].startswith("- **No model beats the trivial predictor** (always no answer: 0.3009)")
+    results["arms"]["mlm"]["1"] = _score(0.3100)
+    assert "trivial predictor" not in "\n".join(verdict(results))
+    results["trivial"]["score"] = None
+    assert "trivial predictor" not in "\n".join(verdict(results))
+
+
 def test_pretraining_table_shows_the_kept_networks_own_prediction_where_it_differs():
     arms = {
         "replace-mlm": {

@@ -397,7 +397,7 @@ def verdict(results: dict) -> list[str]:
     """The report's conclusions, each with its reason where the run shows one."""
     arms, random_init, data_init = results["arms"], results["random_init"], results.get("data_init")
     full = fraction_name(1.0)
-    lines = []
+    lines = trivial_line(results)
     if len(arms) > 1:
         ranked = sorted(arms, key=lambda arm: arms[arm][full]["median"], reverse=True)
         order = ", ".join(f"{arm} {arms[arm][full]['median']:.4f}" for arm in ranked)
@@ -426,6 +426,25 @@ def verdict(results: dict) -> list[str]:
             "fine-tuning, the token vectors alone bring too; see docs/small-budgets.md."
         )
     return lines
+
+
+def trivial_line(results: dict) -> list[str]:
+    """A warning, first in the verdict, when no model (baselines included) scores above the trivial
+    predictor: the comparisons that follow are then between ties with a constant answer."""
+    trivial = results.get("trivial") or {}
+    if trivial.get("score") is None:
+        return []
+    full = fraction_name(1.0)
+    baselines = [results["random_init"], results.get("data_init")]
+    medians = [by_fraction[full]["median"] for by_fraction in results["arms"].values()]
+    medians += [baseline["median"] for baseline in baselines if baseline is not None]
+    if max(medians) > trivial["score"]:
+        return []
+    return [
+        f"- **No model beats the trivial predictor** ({trivial['predictor']}: {trivial['score']:.4f}): "
+        "on this task nothing here learned more than that constant answer, so the lines below "
+        "compare ties with it."
+    ]
 
 
 def discriminator_state_line(arm: str, state: dict) -> list[str]:
